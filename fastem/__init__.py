@@ -1,0 +1,7 @@
+"""fastem: Numba-compiled Expectation-Maximization for mixture models."""
+
+from ._em import ConvergenceWarning
+from ._version import __version__
+from .binomial import BinomialMixture
+
+__all__ = ["BinomialMixture", "ConvergenceWarning", "__version__"]

@@ -1,0 +1,229 @@
+"""Binomial (coin) mixture kernels.
+
+Data layout: ``X`` (n, d) counts as float32 or float64; ``T`` trials of the same dtype,
+shape (1 or n, 1 or d) and broadcast over X by index (no broadcast copy is made);
+``w`` per-row weights (n,) float64, or an empty array for unit weights.  Parameters
+(``log_weights`` (k,), ``probs`` (k, d)) and every accumulator are float64.
+"""
+
+import math
+
+import numpy as np
+from numba import prange
+
+from ._common import HARD, logsumexp_row, mode_weights
+from ._jit import kernel
+
+
+@kernel(inline="always")
+def _log_joint(X, T, i, tn, td, log_weights, lp, lq, buf):
+    k, d = lp.shape
+    ti = i * tn
+    for c in range(k):
+        s = log_weights[c]
+        for j in range(d):
+            x = X[i, j]
+            s += x * lp[c, j] + (T[ti, j * td] - x) * lq[c, j]
+        buf[c] = s
+
+
+@kernel(inline="always")
+def _log_coef_row(X, T, i, tn, td):
+    s = 0.0
+    ti = i * tn
+    for j in range(X.shape[1]):
+        x = np.float64(X[i, j])
+        t = np.float64(T[ti, j * td])
+        s += math.lgamma(t + 1.0) - math.lgamma(x + 1.0) - math.lgamma(t - x + 1.0)
+    return s
+
+
+@kernel(parallel=True)
+def binomial_pass(X, T, w, log_weights, probs, mode, seed, stream, labels, block):
+    """One EM pass: E-step in the given mode plus the weighted sufficient statistics.
+
+    Returns ``(nk (k,), sum_x (k, d), sum_t (k, d), loglik, n_changed)`` where
+    ``loglik = sum_i w_i log sum_c exp(log_weights_c + sum_j [x log p + (t-x) log(1-p)])``
+    (the binomial coefficients are left out: they do not depend on the parameters) and
+    ``n_changed`` counts rows whose label differs from ``labels`` (updated in place;
+    pass an empty int32 array to skip label tracking).
+    """
+    n, d = X.shape
+    k = probs.shape[0]
+    lp = np.log(probs)
+    lq = np.log1p(-probs)
+    tn = 1 if T.shape[0] > 1 else 0
+    td = 1 if T.shape[1] > 1 else 0
+    has_w = w.shape[0] > 0
+    track = labels.shape[0] > 0
+    nb = (n + block - 1) // block
+    p_nk = np.zeros((nb, k))
+    p_sx = np.zeros((nb, k, d))
+    p_st = np.zeros((nb, k, d))
+    p_ll = np.zeros(nb)
+    p_ch = np.zeros(nb, dtype=np.int64)
+    for b in prange(nb):
+        buf = np.empty(k)
+        resp = np.empty(k)
+        ll = 0.0
+        ch = 0
+        for i in range(b * block, min(n, (b + 1) * block)):
+            wi = w[i] if has_w else 1.0
+            _log_joint(X, T, i, tn, td, log_weights, lp, lq, buf)
+            lse, am = logsumexp_row(buf, k)
+            ll += wi * lse
+            lab = mode_weights(buf, k, lse, am, mode, seed, stream, i, resp)
+            if track:
+                if labels[i] != lab:
+                    ch += 1
+                    labels[i] = lab
+            ti = i * tn
+            for c in range(k):
+                r = wi * resp[c]
+                if r != 0.0:
+                    p_nk[b, c] += r
+                    for j in range(d):
+                        p_sx[b, c, j] += r * X[i, j]
+                        p_st[b, c, j] += r * T[ti, j * td]
+        p_ll[b] = ll
+        p_ch[b] = ch
+    # Fixed-order reduction: the result does not depend on the thread count.
+    nk = np.zeros(k)
+    sx = np.zeros((k, d))
+    st = np.zeros((k, d))
+    ll = 0.0
+    ch = 0
+    for b in range(nb):
+        nk += p_nk[b]
+        sx += p_sx[b]
+        st += p_st[b]
+        ll += p_ll[b]
+        ch += p_ch[b]
+    return nk, sx, st, ll, ch
+
+
+@kernel(parallel=True)
+def binomial_rows(X, T, log_weights, probs, with_coef, out_ll, out_resp, out_labels):
+    """Per-row outputs at fixed parameters; each output is skipped when passed empty.
+
+    ``out_ll`` (n,): log-likelihood of the row (with binomial coefficients when
+    ``with_coef``); ``out_resp`` (n, k): posterior; ``out_labels`` (n,): argmax.
+    """
+    n, d = X.shape
+    k = probs.shape[0]
+    lp = np.log(probs)
+    lq = np.log1p(-probs)
+    tn = 1 if T.shape[0] > 1 else 0
+    td = 1 if T.shape[1] > 1 else 0
+    want_ll = out_ll.shape[0] > 0
+    want_resp = out_resp.shape[0] > 0
+    want_lab = out_labels.shape[0] > 0
+    block = 1024
+    nb = (n + block - 1) // block
+    for b in prange(nb):
+        buf = np.empty(k)
+        for i in range(b * block, min(n, (b + 1) * block)):
+            _log_joint(X, T, i, tn, td, log_weights, lp, lq, buf)
+            lse, am = logsumexp_row(buf, k)
+            if want_ll:
+                out_ll[i] = lse + _log_coef_row(X, T, i, tn, td) if with_coef else lse
+            if want_resp:
+                for c in range(k):
+                    out_resp[i, c] = math.exp(buf[c] - lse)
+            if want_lab:
+                out_labels[i] = am
+
+
+@kernel(parallel=True)
+def binomial_log_coef_sum(X, T, w, block):
+    """``sum_i w_i sum_j log C(t_ij, x_ij)`` with a fixed-order block reduction."""
+    n = X.shape[0]
+    tn = 1 if T.shape[0] > 1 else 0
+    td = 1 if T.shape[1] > 1 else 0
+    has_w = w.shape[0] > 0
+    nb = (n + block - 1) // block
+    part = np.zeros(nb)
+    for b in prange(nb):
+        s = 0.0
+        for i in range(b * block, min(n, (b + 1) * block)):
+            wi = w[i] if has_w else 1.0
+            if wi != 0.0:
+                s += wi * _log_coef_row(X, T, i, tn, td)
+        part[b] = s
+    tot = 0.0
+    for b in range(nb):
+        tot += part[b]
+    return tot
+
+
+@kernel(parallel=True)
+def binomial_log_density(X, T, probs, out):
+    """``out[i, c] = sum_j log Binom(x_ij | t_ij, probs[c, j])`` (coefficients included)."""
+    n, d = X.shape
+    k = probs.shape[0]
+    lp = np.log(probs)
+    lq = np.log1p(-probs)
+    tn = 1 if T.shape[0] > 1 else 0
+    td = 1 if T.shape[1] > 1 else 0
+    zero = np.zeros(k)
+    for i in prange(n):
+        buf = np.empty(k)
+        _log_joint(X, T, i, tn, td, zero, lp, lq, buf)
+        coef = _log_coef_row(X, T, i, tn, td)
+        for c in range(k):
+            out[i, c] = buf[c] + coef
+    return out
+
+
+@kernel
+def binomial_mstep(nk, sx, st, weights, probs, eps, fit_weights):
+    """M-step in place from the statistics; a component with no weight keeps its probs.
+
+    Returns the number of components that received no weight.
+    """
+    k, d = probs.shape
+    empty = 0
+    tot = 0.0
+    for c in range(k):
+        tot += nk[c]
+    for c in range(k):
+        if nk[c] <= 0.0:
+            empty += 1
+        for j in range(d):
+            if st[c, j] > 0.0:
+                p = sx[c, j] / st[c, j]
+                probs[c, j] = min(max(p, eps), 1.0 - eps)
+        if fit_weights:
+            weights[c] = nk[c] / tot
+    return empty
+
+
+@kernel
+def check_counts(X, T):
+    """First problem in counts X against trials T as (code, row, col); code 0 = none.
+
+    Codes: 1 X not finite, 2 X negative, 3 X not an integer, 4 T not finite,
+    5 T below 1, 6 T not an integer, 7 X above T.
+    """
+    n, d = X.shape
+    tn = 1 if T.shape[0] > 1 else 0
+    td = 1 if T.shape[1] > 1 else 0
+    for i in range(n):
+        for j in range(d):
+            x = X[i, j]
+            t = T[i * tn, j * td]
+            if not math.isfinite(x):
+                return 1, i, j
+            if x < 0:
+                return 2, i, j
+            if x != math.floor(x):
+                return 3, i, j
+            if not math.isfinite(t):
+                return 4, i, j
+            if t < 1:
+                return 5, i, j
+            if t != math.floor(t):
+                return 6, i, j
+            if x > t:
+                return 7, i, j
+    return 0, -1, -1

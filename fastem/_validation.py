@@ -1,0 +1,112 @@
+"""Every boundary check.  Errors say what is wrong and, where it helps, what to change.
+
+Nothing here modifies the caller's arrays: conversions copy only when the dtype or
+memory layout has to change, and the kernels only read their inputs.
+"""
+
+import numbers
+
+import numpy as np
+
+EMPTY_F64 = np.empty(0, dtype=np.float64)
+EMPTY_I32 = np.empty(0, dtype=np.int32)
+
+
+def check_random_state(random_state):
+    """Return a ``numpy.random.Generator`` from None, an int, a Generator or a RandomState."""
+    if random_state is None or isinstance(random_state, (numbers.Integral, np.integer)):
+        return np.random.default_rng(random_state)
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(0, 2**31 - 1))
+    raise ValueError(
+        f"random_state must be None, an int, a numpy Generator or RandomState; got {random_state!r}"
+    )
+
+
+def check_int(value, name, low, high=None):
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
+        raise ValueError(f"{name} must be an integer; got {value!r}")
+    if value < low or (high is not None and value > high):
+        bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"{name} must be {bounds}; got {value}")
+    return int(value)
+
+
+def check_real(value, name, low, *, strict=False):
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        raise ValueError(f"{name} must be a real number; got {value!r}")
+    value = float(value)
+    if not np.isfinite(value) or value < low or (strict and value == low):
+        op = ">" if strict else ">="
+        raise ValueError(f"{name} must be finite and {op} {low}; got {value}")
+    return value
+
+
+def check_choice(value, name, choices):
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {sorted(choices)}; got {value!r}")
+    return value
+
+
+def as_float_array(X, name="X"):
+    """Numeric array -> float32 stays float32, everything else becomes float64."""
+    if hasattr(X, "__array__") or isinstance(X, (list, tuple, numbers.Number)):
+        try:
+            arr = np.asarray(X)
+        except Exception as exc:  # ragged lists and the like
+            raise ValueError(f"{name} could not be read as a numeric array: {exc}") from None
+    else:
+        raise ValueError(f"{name} must be array-like; got {type(X).__name__}")
+    if arr.dtype.kind == "c":
+        raise ValueError(f"{name} must be real-valued; got complex dtype {arr.dtype}")
+    if arr.dtype.kind not in "biuf":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{name} must be numeric; got dtype {arr.dtype} that cannot be converted to float"
+            ) from None
+    dtype = np.float32 if arr.dtype == np.float32 else np.float64
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def check_sample_weight(sample_weight, n_samples):
+    """None -> empty array (unit weights, no allocation); else a checked float64 (n,) array."""
+    if sample_weight is None:
+        return EMPTY_F64
+    w = as_float_array(sample_weight, "sample_weight").astype(np.float64, copy=False)
+    if w.ndim != 1 or w.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight must have shape ({n_samples},), one weight per row of X; got {w.shape}"
+        )
+    if not np.all(np.isfinite(w)):
+        raise ValueError("sample_weight contains NaN or infinity")
+    if np.any(w < 0):
+        raise ValueError(f"sample_weight must be >= 0; row {int(np.argmax(w < 0))} is negative")
+    if not w.sum() > 0:
+        raise ValueError("sample_weight must have a positive sum")
+    return w
+
+
+def n_effective_rows(w, n_samples):
+    return n_samples if w.shape[0] == 0 else int(np.count_nonzero(w))
+
+
+def check_fitted(estimator, attribute):
+    if not hasattr(estimator, attribute):
+        raise ValueError(
+            f"This {type(estimator).__name__} instance is not fitted yet; call 'fit' first."
+        )
+
+
+def check_weights(weights, n_components, name="weights_init"):
+    w = np.array(weights, dtype=np.float64, copy=True)
+    if w.shape != (n_components,):
+        raise ValueError(f"{name} must have shape ({n_components},); got {w.shape}")
+    if not np.all(np.isfinite(w)) or np.any(w < 0) or np.any(w > 1):
+        raise ValueError(f"{name} must be finite and in [0, 1]; got {w}")
+    if not np.isclose(w.sum(), 1.0, rtol=0.0, atol=1e-6):
+        raise ValueError(f"{name} must sum to 1; got sum {w.sum():.8g}")
+    return w / w.sum()

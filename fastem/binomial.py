@@ -1,0 +1,395 @@
+"""Mixtures of binomials ("coins"), fitted by soft, hard or stochastic EM."""
+
+import numpy as np
+
+from ._em import EMMixture
+from ._kernels._common import RANDOM
+from ._kernels.binomial import (
+    binomial_log_coef_sum,
+    binomial_mstep,
+    binomial_pass,
+    binomial_rows,
+    check_counts,
+)
+from ._validation import (
+    EMPTY_F64,
+    EMPTY_I32,
+    as_float_array,
+    check_choice,
+    check_fitted,
+    check_int,
+    check_random_state,
+    check_sample_weight,
+    check_weights,
+    n_effective_rows,
+)
+
+#: Fitted success probabilities are kept in ``[PROB_EPS, 1 - PROB_EPS]`` so that every
+#: log-likelihood stays finite (log(1e-10) is about -23 per trial).
+PROB_EPS = 1e-10
+
+# Rows per block of the parallel pass; fixed, so results never depend on the thread count.
+_BLOCK = 4096
+
+_EMPTY_2D = np.empty((0, 0), dtype=np.float64)
+_EMPTY_I64 = np.empty(0, dtype=np.int64)
+
+_COUNT_ERRORS = {
+    1: "X contains NaN or infinity at row {i}, column {j}",
+    2: "X must hold non-negative counts; X[{i}, {j}] = {x} is negative",
+    3: "X must hold integer counts; X[{i}, {j}] = {x} is not an integer",
+    4: "trials contains NaN or infinity (at row {i}, column {j} of X)",
+    5: "trials must be >= 1; got {t} for row {i}, column {j} of X",
+    6: "trials must be integers; got {t} for row {i}, column {j} of X",
+    7: "counts cannot exceed trials; X[{i}, {j}] = {x} but trials = {t}",
+}
+
+
+class _Data:
+    """Validated data ready for the kernels."""
+
+    def __init__(self, X, T, w):
+        self.X, self.T, self.w = X, T, w
+        self.n_samples, self.n_features = X.shape
+        self.total_weight = float(X.shape[0]) if w.shape[0] == 0 else float(w.sum())
+        self._offset = None
+
+    @property
+    def loglik_offset(self):
+        # The binomial coefficients do not depend on the parameters: summed once per fit.
+        if self._offset is None:
+            self._offset = binomial_log_coef_sum(self.X, self.T, self.w, _BLOCK)
+        return self._offset
+
+
+def _check_trials(trials, X, orig_shape):
+    """Return trials as a (1 or n, 1 or d) array of X's dtype, broadcast by index."""
+    T = as_float_array(trials, "trials")
+    try:
+        shape = np.broadcast_shapes(T.shape, orig_shape)
+    except ValueError:
+        shape = None
+    if shape != tuple(orig_shape):
+        raise ValueError(
+            f"trials must be an integer or an array broadcastable to X's shape {tuple(orig_shape)} "
+            f"(per row: shape ({orig_shape[0]}, 1); per cell: the shape of X); got shape {T.shape}"
+        )
+    if len(orig_shape) == 1:
+        T = T.reshape(-1, 1)  # per-row trials for 1-D X
+    else:
+        T = T.reshape((1,) * (2 - T.ndim) + T.shape)
+    return np.ascontiguousarray(T, dtype=X.dtype)
+
+
+class BinomialMixture(EMMixture):
+    """Mixture of independent binomials, fitted by EM.
+
+    Each row of ``X`` counts successes in ``trials`` attempts for ``n_features``
+    independent features; row ``i`` comes from component ``c`` with probability
+    ``weights_[c]``, and then ``X[i, j] ~ Binomial(trials[i, j], probs_[c, j])``.
+    ``trials=1`` gives a Bernoulli mixture (binary data).
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Number of mixture components.
+    mode : {"soft", "hard", "stochastic"}, default="soft"
+        ``"soft"``: classic EM with posterior responsibilities; stops when the mean
+        per-sample log-likelihood changes by less than ``tol``.
+        ``"hard"``: classification EM, each row given wholly to its most probable
+        component; stops when no assignment changes.
+        ``"stochastic"``: each iteration draws every row's component from its posterior.
+        The chain never settles, so it runs ``max_iter`` iterations and keeps the
+        iterate with the highest observed-data log-likelihood; ``converged_`` is False.
+    tol : float, default=1e-3
+        Soft-EM convergence threshold on the change of the mean log-likelihood.
+    max_iter : int, default=100
+        Maximum number of EM iterations per initialisation.
+    n_init : int, default=1
+        Number of initialisations; the run with the highest log-likelihood is kept.
+    init_params : {"random", "random_from_data"}, default="random"
+        ``"random"``: random responsibilities followed by an M-step.
+        ``"random_from_data"``: each component starts at the frequencies of a random row.
+        Ignored for the probabilities when ``probs_init`` is given.
+    weights_init : array-like of shape (n_components,), default=None
+        Initial mixing weights (uniform when None and ``fit_weights=False``).
+    probs_init : array-like of shape (n_components,) or (n_components, n_features), default=None
+        Initial success probabilities; a 1-D value is used for every feature.
+    fit_weights : bool, default=True
+        If False the mixing weights stay at ``weights_init`` (uniform when not given).
+    random_state : int, numpy Generator or RandomState, default=None
+        Seeds initialisation and the stochastic-EM draws. Stochastic EM draws come from
+        a counter-based generator keyed by (seed, iteration, row), so results depend on
+        ``random_state`` only, not on the number of threads.
+    warm_start : bool, default=False
+        If True, ``fit`` starts from the previous solution (and ``n_init`` is ignored).
+    verbose : int, default=0
+        1 prints each iteration, 2 adds time and log-likelihood.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+    probs_ : ndarray of shape (n_components, n_features)
+        Success probabilities, kept in ``[PROB_EPS, 1 - PROB_EPS]`` with
+        ``PROB_EPS = 1e-10`` so that log-likelihoods stay finite. Always float64.
+    converged_ : bool
+    n_iter_ : int
+        Iterations of the kept run.
+    lower_bound_ : float
+        Mean per-sample observed-data log-likelihood (binomial coefficients included) of
+        the kept run, at the parameters of its last E-step (as scikit-learn).
+    lower_bounds_ : list of float
+        The same quantity at every iteration of the kept run.
+    n_features_in_ : int
+
+    Notes
+    -----
+    A component that receives no weight in an iteration (possible in hard and
+    stochastic EM) keeps its previous probabilities and gets mixing weight 0.
+    """
+
+    def __init__(
+        self,
+        n_components=2,
+        *,
+        mode="soft",
+        tol=1e-3,
+        max_iter=100,
+        n_init=1,
+        init_params="random",
+        weights_init=None,
+        probs_init=None,
+        fit_weights=True,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+    ):
+        self.n_components = n_components
+        self.mode = mode
+        self.tol = tol
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.probs_init = probs_init
+        self.fit_weights = fit_weights
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ data
+    def _prepare(self, X, trials, sample_weight=None, fitting=False):
+        X = as_float_array(X, "X")
+        orig_shape = X.shape
+        if X.ndim == 1:
+            X = X.reshape(-1, 1)
+        elif X.ndim != 2:
+            raise ValueError(
+                f"X must be 1-D (n_samples,) or 2-D (n_samples, n_features); got {X.ndim}-D"
+            )
+        if X.shape[0] == 0 or X.shape[1] == 0:
+            raise ValueError(f"X is empty: shape {orig_shape}")
+        if not fitting and X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} was fitted with "
+                f"{self.n_features_in_}"
+            )
+        T = _check_trials(trials, X, orig_shape)
+        code, i, j = check_counts(X, T)
+        if code:
+            t = T[i if T.shape[0] > 1 else 0, j if T.shape[1] > 1 else 0]
+            raise ValueError(_COUNT_ERRORS[code].format(i=i, j=j, x=X[i, j], t=t))
+        w = check_sample_weight(sample_weight, X.shape[0])
+        return _Data(X, T, w)
+
+    # ------------------------------------------------------------ EM hooks
+    def _check_model_params(self):
+        check_int(self.n_components, "n_components", 1)
+        check_choice(self.init_params, "init_params", {"random", "random_from_data"})
+        if not isinstance(self.fit_weights, (bool, np.bool_)):
+            raise ValueError(f"fit_weights must be a bool; got {self.fit_weights!r}")
+        if self.weights_init is not None:
+            check_weights(self.weights_init, self.n_components)
+
+    def _check_probs_init(self, d):
+        k = self.n_components
+        p = np.array(self.probs_init, dtype=np.float64, copy=True)
+        if p.shape == (k,):
+            p = np.repeat(p[:, None], d, axis=1)
+        if p.shape != (k, d):
+            raise ValueError(
+                f"probs_init must have shape ({k},) or ({k}, {d}); got {np.shape(self.probs_init)}"
+            )
+        if not np.all(np.isfinite(p)) or np.any(p < 0) or np.any(p > 1):
+            raise ValueError("probs_init must hold probabilities in [0, 1]")
+        return np.clip(p, PROB_EPS, 1.0 - PROB_EPS)
+
+    def _initialize(self, data, rng):
+        k, d = self.n_components, data.n_features
+        if self.weights_init is not None:
+            weights = check_weights(self.weights_init, k)
+        else:
+            weights = np.full(k, 1.0 / k)
+        if self.probs_init is not None:
+            return weights, self._check_probs_init(d)
+        if self.init_params == "random":
+            probs = np.full((k, d), 0.5)
+            seed = int(rng.integers(0, 2**63 - 1))
+            nk, sx, st, _, _ = binomial_pass(
+                data.X, data.T, data.w, np.log(weights), probs, RANDOM, seed, 0, EMPTY_I32, _BLOCK
+            )
+            w_rand = weights.copy()
+            binomial_mstep(nk, sx, st, w_rand, probs, PROB_EPS, True)
+            if self.fit_weights and self.weights_init is None:
+                weights = w_rand
+            return weights, probs
+        # random_from_data: rows with positive weight, distinct indices
+        rows = np.arange(data.n_samples) if data.w.shape[0] == 0 else np.flatnonzero(data.w)
+        idx = rng.choice(rows, size=k, replace=False)
+        T = np.broadcast_to(data.T, data.X.shape)
+        probs = np.clip(data.X[idx] / T[idx], PROB_EPS, 1.0 - PROB_EPS).astype(np.float64)
+        return weights, probs
+
+    def _current_params(self):
+        return self.weights_.copy(), self.probs_.copy()
+
+    def _em_step(self, data, params, mode, seed, iteration, labels):
+        weights, probs = params
+        with np.errstate(divide="ignore"):
+            log_weights = np.log(weights)
+        nk, sx, st, ll, changed = binomial_pass(
+            data.X, data.T, data.w, log_weights, probs, mode, seed, iteration, labels, _BLOCK
+        )
+        weights, probs = weights.copy(), probs.copy()
+        binomial_mstep(nk, sx, st, weights, probs, PROB_EPS, bool(self.fit_weights))
+        return ll, changed, (weights, probs)
+
+    def _set_fitted(self, params):
+        self.weights_, self.probs_ = params
+
+    def _n_parameters(self):
+        k, d = self.probs_.shape
+        return k * d + (k - 1 if self.fit_weights else 0)
+
+    # ------------------------------------------------------------ public API
+    def fit(self, X, trials=1, sample_weight=None):
+        """Fit the mixture by EM.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples,) or (n_samples, n_features)
+            Success counts (non-negative integers, at most ``trials``).
+        trials : int or array-like broadcastable to X, default=1
+            Number of trials per row (shape (n_samples, 1)) or per cell.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights; weight 2 is the same as repeating the row.
+
+        Returns
+        -------
+        self : BinomialMixture
+        """
+        data = self._prepare(X, trials, sample_weight, fitting=True)
+        self._check_model_params()
+        n_rows = n_effective_rows(data.w, data.n_samples)
+        if n_rows < self.n_components:
+            raise ValueError(
+                f"X has {n_rows} rows with positive weight but n_components={self.n_components}; "
+                "need at least one row per component"
+            )
+        if self.probs_init is not None:
+            self._check_probs_init(data.n_features)
+        self.n_features_in_ = data.n_features
+        return self._fit_em(data)
+
+    def fit_predict(self, X, trials=1, sample_weight=None):
+        """Fit, then label ``X`` with a final E-step: equals ``fit(X).predict(X)``.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        return self.fit(X, trials, sample_weight).predict(X, trials)
+
+    def _rows(self, X, trials, ll=False, resp=False, labels=False, coef=True):
+        check_fitted(self, "probs_")
+        data = self._prepare(X, trials)
+        n, k = data.n_samples, self.n_components
+        out_ll = np.empty(n) if ll else EMPTY_F64
+        out_resp = np.empty((n, k)) if resp else _EMPTY_2D
+        out_lab = np.empty(n, dtype=np.int64) if labels else _EMPTY_I64
+        with np.errstate(divide="ignore"):
+            log_weights = np.log(self.weights_)
+        binomial_rows(data.X, data.T, log_weights, self.probs_, coef, out_ll, out_resp, out_lab)
+        return out_ll, out_resp, out_lab
+
+    def score_samples(self, X, trials=1):
+        """Per-row log-likelihood, binomial coefficients included.
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n_samples,)
+        """
+        return self._rows(X, trials, ll=True)[0]
+
+    def predict_proba(self, X, trials=1):
+        """Posterior probability of each component for each row.
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components)
+        """
+        return self._rows(X, trials, resp=True)[1]
+
+    def predict(self, X, trials=1):
+        """Most probable component of each row.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        return self._rows(X, trials, labels=True)[2]
+
+    def score(self, X, trials=1):
+        """Mean per-row log-likelihood of ``X``."""
+        return super().score(X, trials)
+
+    def bic(self, X, trials=1):
+        """Bayesian information criterion on ``X`` (lower is better)."""
+        return super().bic(X, trials)
+
+    def aic(self, X, trials=1):
+        """Akaike information criterion on ``X`` (lower is better)."""
+        return super().aic(X, trials)
+
+    def sample(self, n_samples=1, trials=1, random_state=None):
+        """Draw rows from the fitted mixture.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+        trials : int or array-like broadcastable to (n_samples, n_features), default=1
+        random_state : int, Generator or RandomState, default=None
+            Defaults to the estimator's ``random_state``.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features), int64
+        labels : ndarray of shape (n_samples,)
+            Component of each row, in draw order.
+        """
+        check_fitted(self, "probs_")
+        n_samples = check_int(n_samples, "n_samples", 1)
+        rng = check_random_state(self.random_state if random_state is None else random_state)
+        k, d = self.probs_.shape
+        T = as_float_array(trials, "trials")
+        try:
+            T = np.broadcast_to(T, (n_samples, d))
+        except ValueError:
+            raise ValueError(
+                f"trials must be broadcastable to ({n_samples}, {d}); got shape {T.shape}"
+            ) from None
+        if not np.all(np.isfinite(T)) or np.any(T < 1) or np.any(T != np.floor(T)):
+            raise ValueError("trials must be integers >= 1")
+        labels = rng.choice(k, size=n_samples, p=self.weights_ / self.weights_.sum())
+        X = rng.binomial(T.astype(np.int64), self.probs_[labels])
+        return X, labels
