@@ -200,3 +200,15 @@ def philox4x32_10(counter, key):
         hi1, lo1 = p1 >> 32, p1 & _M32
         x0, x1, x2, x3 = hi1 ^ x1 ^ k0, lo1, hi0 ^ x3 ^ k1, lo0
     return (x0, x1, x2, x3)
+
+
+def philox_uniform(seed, stream, row):
+    """The uniform in [0, 1) that fastem's stochastic EM draws for (seed, stream, row).
+
+    Documented construction: Philox4x32-10 with counter (row low 32 bits, row high 32
+    bits, stream low 32 bits, 0) and key (seed low 32 bits, seed high 32 bits); the
+    first two output words give 53 bits, as in ``genrand_res53``.
+    """
+    m = 0xFFFFFFFF
+    x0, x1, _, _ = philox4x32_10((row & m, row >> 32, stream & m, 0), (seed & m, seed >> 32))
+    return ((x0 >> 5) * 67108864.0 + (x1 >> 6)) / 9007199254740992.0
