@@ -7,7 +7,8 @@ so the flags below hold everywhere:
   and reused by later processes, so only the first call on a machine pays compilation.
 * ``error_model="numpy"``: division by zero gives inf/nan instead of raising; kernels
   never raise, they report through their return values.
-* ``fastmath`` without ``nnan``/``ninf``: reassociation, contraction and approximate
+* ``fastmath`` without ``nnan``/``ninf`` (and without ``arcp``, so x / x stays 1):
+  reassociation, contraction and approximate
   functions are allowed, but the compiler may not assume values are finite, because
   ``log(0) = -inf`` is a meaningful value here (a component with zero weight).
 * ``nogil=True``: kernels release the GIL, so user threads (and Dask) can run them
@@ -19,7 +20,7 @@ their own specialisation.  Parameters and accumulators are always float64.
 
 import numba
 
-FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+FASTMATH = {"nsz", "contract", "afn", "reassoc"}
 
 _FLAGS = dict(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
 
