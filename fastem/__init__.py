@@ -3,5 +3,6 @@
 from ._em import ConvergenceWarning
 from ._version import __version__
 from .binomial import BinomialMixture
+from .gaussian import GaussianMixture
 
-__all__ = ["BinomialMixture", "ConvergenceWarning", "__version__"]
+__all__ = ["BinomialMixture", "ConvergenceWarning", "GaussianMixture", "__version__"]

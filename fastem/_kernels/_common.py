@@ -12,6 +12,7 @@ SOFT = 0  # posterior responsibilities
 HARD = 1  # one-hot at the most probable component (classification EM)
 STOCHASTIC = 2  # one-hot draw from the posterior (stochastic EM)
 RANDOM = 3  # random responsibilities (initialisation); ignores the parameters
+FIXED = 4  # one-hot at a given label (statistics of a given partition, e.g. k-means)
 
 NEG_INF = -np.inf
 
@@ -32,12 +33,12 @@ def logsumexp_row(buf, k):
 
 
 @kernel(inline="always")
-def mode_weights(buf, k, lse, am, mode, seed, stream, row, resp):
+def mode_weights(buf, k, lse, am, mode, seed, stream, row, given, resp):
     """Fill ``resp[:k]`` with the weights the mode gives the row; return the label.
 
     ``buf`` holds the row's log joint densities, ``lse`` their log-sum-exp and ``am``
-    their argmax.  The label is the argmax for soft/hard/random and the draw for
-    stochastic EM.
+    their argmax.  The label is the argmax for soft/hard/random, the draw for
+    stochastic EM and ``given`` for FIXED.
     """
     if mode == SOFT:
         for c in range(k):
@@ -60,7 +61,9 @@ def mode_weights(buf, k, lse, am, mode, seed, stream, row, resp):
             resp[c] /= tot
         return am
     pick = am
-    if mode == STOCHASTIC:
+    if mode == FIXED:
+        pick = given
+    elif mode == STOCHASTIC:
         u = uniform(seed, stream, row)
         cum = 0.0
         for c in range(k):
@@ -75,7 +78,3 @@ def mode_weights(buf, k, lse, am, mode, seed, stream, row, resp):
     resp[pick] = 1.0
     return pick
 
-
-@kernel
-def n_blocks(n, block):
-    return (n + block - 1) // block

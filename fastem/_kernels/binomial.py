@@ -72,7 +72,7 @@ def binomial_pass(X, T, w, log_weights, probs, mode, seed, stream, labels, block
             _log_joint(X, T, i, tn, td, log_weights, lp, lq, buf)
             lse, am = logsumexp_row(buf, k)
             ll += wi * lse
-            lab = mode_weights(buf, k, lse, am, mode, seed, stream, i, resp)
+            lab = mode_weights(buf, k, lse, am, mode, seed, stream, i, 0, resp)
             if track:
                 if labels[i] != lab:
                     ch += 1

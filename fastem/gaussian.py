@@ -1,0 +1,555 @@
+"""Gaussian mixtures with full, tied, diag or spherical covariances, fitted by EM."""
+
+import numpy as np
+
+from ._em import EMMixture
+from ._kernels._common import FIXED, RANDOM
+from ._kernels.gaussian import (
+    check_finite,
+    cholesky_precision,
+    gauss_mstep_diag,
+    gauss_mstep_full,
+    gauss_pass_diag,
+    gauss_pass_full,
+    gauss_rows_diag,
+    gauss_rows_full,
+)
+from ._kernels.kmeans import column_moments, kmeanspp, lloyd_pass
+from ._validation import (
+    EMPTY_F64,
+    EMPTY_I32,
+    as_float_array,
+    check_choice,
+    check_fitted,
+    check_int,
+    check_random_state,
+    check_real,
+    check_sample_weight,
+    check_weights,
+    n_effective_rows,
+)
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+_TINY = 10.0 * np.finfo(np.float64).eps  # added to every nk, as scikit-learn does
+_EMPTY_2D = np.empty((0, 0), dtype=np.float64)
+_EMPTY_I64 = np.empty(0, dtype=np.int64)
+_KMEANS_MAX_ITER = 300
+_KMEANS_SEED_ROWS = 50_000  # k-means++ seeding runs on a random subset of this many rows
+
+
+def _block_size(n, k, d, ks):
+    """Rows per parallel block: a function of the shape only, never of the thread count.
+
+    At most 128 blocks, and few enough that the per-block partial statistics stay
+    within about 4 MB.
+    """
+    per_block = 8 * (k + k * d + ks * d * d)
+    nb_max = int(min(128, max(4, (4 << 20) // per_block)))
+    return max(256, -(-n // nb_max))
+
+
+class _Data:
+    loglik_offset = 0.0
+
+    def __init__(self, X, w):
+        self.X, self.w = X, w
+        self.n_samples, self.n_features = X.shape
+        self.total_weight = float(X.shape[0]) if w.shape[0] == 0 else float(w.sum())
+
+
+def _not_pd_message(c, covariance_type, reg_covar):
+    which = "the tied covariance" if covariance_type == "tied" else f"component {c}"
+    return (
+        f"Fitting the mixture model failed because {which} has a covariance matrix that is "
+        f"not positive definite after adding reg_covar={reg_covar:g} to its diagonal "
+        "(collapsed samples or a constant feature). Increase reg_covar, use fewer "
+        "components, scale the input data, or pass float64 data."
+    )
+
+
+class GaussianMixture(EMMixture):
+    """Gaussian mixture model fitted by EM: a drop-in for scikit-learn's GaussianMixture.
+
+    Parameters match ``sklearn.mixture.GaussianMixture`` (1.9) in name and meaning, plus
+    ``mode``. From the same ``weights_init``, ``means_init`` and ``precisions_init`` the
+    fitted parameters agree with scikit-learn's to floating-point rounding.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+        "full": one general covariance matrix per component; "tied": one matrix shared by
+        all components; "diag": one diagonal matrix per component; "spherical": one
+        variance per component.
+    mode : {"soft", "hard", "stochastic"}, default="soft"
+        "soft": classic EM, stops when the mean log-likelihood changes by less than
+        ``tol``. "hard": classification EM, stops when no row changes component.
+        "stochastic": each iteration draws every row's component from its posterior; the
+        chain never settles, so it runs ``max_iter`` iterations and keeps the iterate with
+        the highest observed-data log-likelihood (``converged_`` is False).
+    tol : float, default=1e-3
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every covariance so that they stay positive definite.
+    max_iter : int, default=100
+    n_init : int, default=1
+    init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default="kmeans"
+        "kmeans": responsibilities from fastem's compiled k-means (greedy k-means++
+        seeding on a random subset of at most 50,000 rows, then Lloyd iterations over
+        all rows). "k-means++": one-hot responsibilities at the k-means++ seeds.
+        "random": random responsibilities. "random_from_data": one-hot at random rows.
+    weights_init : array-like of shape (n_components,), default=None
+    means_init : array-like of shape (n_components, n_features), default=None
+    precisions_init : array-like, default=None
+        Shape (n_components,) spherical, (n_features, n_features) tied,
+        (n_components, n_features) diag, (n_components, n_features, n_features) full.
+    random_state : int, Generator or RandomState, default=None
+    warm_start : bool, default=False
+    verbose : int, default=0
+    verbose_interval : int, default=10
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+    means_ : ndarray of shape (n_components, n_features)
+    covariances_ : ndarray
+        (n_components,) spherical, (n_features, n_features) tied,
+        (n_components, n_features) diag, (n_components, n_features, n_features) full.
+    precisions_ : ndarray, shaped as ``covariances_``
+    precisions_cholesky_ : ndarray, shaped as ``covariances_``
+        Upper-triangular factors P with precision = P @ P.T (full, tied).
+    converged_ : bool
+    n_iter_ : int
+    lower_bound_ : float
+        Mean per-sample log-likelihood of the kept run at its last E-step.
+    lower_bounds_ : list of float
+    n_features_in_ : int
+
+    Notes
+    -----
+    float32 input stays float32 (no copy) and the fitted attributes are float32; the
+    kernels accumulate statistics in float64 about the current means, so variances do
+    not lose precision to cancellation even far from the origin.
+
+    In hard and stochastic mode a component can receive no rows. It then keeps its
+    previous mean and covariance and its weight drops to 10·eps/n (scikit-learn's floor),
+    so it can only win rows back where it is far more likely than the others.
+    """
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        mode="soft",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.mode = mode
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+
+    # ------------------------------------------------------------------ data
+    def _check_X(self, X, fitting=False):
+        X = as_float_array(X, "X")
+        if X.ndim != 2:
+            raise ValueError(
+                f"Expected a 2-D array (n_samples, n_features), got {X.ndim}-D with shape "
+                f"{X.shape}; reshape with X.reshape(-1, 1) for a single feature or "
+                "X.reshape(1, -1) for a single sample"
+            )
+        if X.shape[0] == 0 or X.shape[1] == 0:
+            raise ValueError(f"X is empty: shape {X.shape}")
+        if not fitting and X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but GaussianMixture was fitted with "
+                f"{self.n_features_in_}"
+            )
+        i, j = check_finite(X)
+        if i >= 0:
+            raise ValueError(f"X contains NaN or infinity (first at row {i}, column {j})")
+        return X
+
+    # ------------------------------------------------------------ parameters
+    def _check_model_params(self):
+        check_int(self.n_components, "n_components", 1)
+        check_choice(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
+        check_real(self.reg_covar, "reg_covar", 0.0)
+        check_choice(self.init_params, "init_params", INIT_PARAMS)
+        check_int(self.verbose_interval, "verbose_interval", 1)
+
+    def _check_inits(self, d):
+        """Validate the user's initial parameters against the data's dimension."""
+        k, ct = self.n_components, self.covariance_type
+        if self.weights_init is not None:
+            check_weights(self.weights_init, k)
+        if self.means_init is not None:
+            m = as_float_array(self.means_init, "means_init")
+            if m.shape != (k, d):
+                raise ValueError(f"means_init must have shape ({k}, {d}); got {m.shape}")
+            if not np.all(np.isfinite(m)):
+                raise ValueError("means_init contains NaN or infinity")
+        if self.precisions_init is not None:
+            p = np.asarray(as_float_array(self.precisions_init, "precisions_init"), np.float64)
+            shape = {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}[ct]
+            if p.shape != shape:
+                raise ValueError(
+                    f"precisions_init for covariance_type={ct!r} must have shape {shape}; "
+                    f"got {p.shape}"
+                )
+            if not np.all(np.isfinite(p)):
+                raise ValueError("precisions_init contains NaN or infinity")
+            if ct in ("diag", "spherical"):
+                if np.any(p <= 0):
+                    raise ValueError(f"precisions_init must be positive ({ct!r})")
+            else:
+                for c, mat in enumerate(p.reshape(-1, d, d)):
+                    if not np.allclose(mat, mat.T, rtol=1e-8, atol=1e-12):
+                        raise ValueError(f"precisions_init[{c}] must be symmetric")
+                    if np.any(np.linalg.eigvalsh(mat) <= 0):
+                        raise ValueError(f"precisions_init[{c}] must be positive definite")
+
+    def _params_from_covariances(self, weights, means, covariances):
+        """Internal parameter tuple from covariances in scikit-learn's shapes."""
+        k, d = means.shape
+        ct = self.covariance_type
+        cov = np.asarray(covariances, dtype=np.float64)
+        log_det = np.empty(k)
+        if ct in ("full", "tied"):
+            cov = np.ascontiguousarray(cov.reshape(-1, d, d))
+            prec = np.empty_like(cov)
+            for c in range(cov.shape[0]):
+                ld = cholesky_precision(cov[c], prec[c])
+                if not np.isfinite(ld):
+                    raise ValueError(_not_pd_message(c, ct, self.reg_covar))
+                log_det[c if ct == "full" else slice(None)] = ld
+        else:
+            var = cov[:, None] * np.ones((1, d)) if ct == "spherical" else cov
+            cov = np.ascontiguousarray(var, dtype=np.float64)
+            if np.any(~(cov > 0)):
+                raise ValueError(_not_pd_message(int(np.argmin(cov.min(axis=1))), ct, self.reg_covar))
+            prec = 1.0 / np.sqrt(cov)
+            log_det[:] = np.log(prec).sum(axis=1)
+        return (np.array(weights, np.float64), np.array(means, np.float64), cov, prec, log_det)
+
+    def _covariances_from_precisions(self, precisions, d):
+        p = np.asarray(precisions, dtype=np.float64)
+        if self.covariance_type in ("full", "tied"):
+            return np.linalg.inv(p.reshape(-1, d, d)).reshape(p.shape)
+        return 1.0 / p
+
+    def _identity_params(self, means):
+        """Placeholder parameters for passes whose weights ignore the density."""
+        k, d = means.shape
+        logw = np.full(k, -np.log(k))
+        if self.covariance_type in ("full", "tied"):
+            kp = k if self.covariance_type == "full" else 1
+            eye = np.ascontiguousarray(np.broadcast_to(np.eye(d), (kp, d, d)))
+            return (np.exp(logw), means, eye.copy(), eye, np.zeros(k))
+        ones = np.ones((k, d))
+        return (np.exp(logw), means, ones, ones, np.zeros(k))
+
+    # ------------------------------------------------------------ kernels
+    def _pass(self, data, params, mode, seed, stream, labels):
+        weights, means, cov, prec, log_det = params
+        with np.errstate(divide="ignore"):
+            log_weights = np.log(weights)
+        k, d = means.shape
+        if self.covariance_type in ("full", "tied"):
+            tied = self.covariance_type == "tied"
+            center = weights @ means
+            block = _block_size(data.n_samples, k, d, 1 if tied else k)
+            nk, s1, s2, ll, ch = gauss_pass_full(
+                data.X, data.w, log_weights, means, prec, log_det, mode, seed, stream, labels,
+                block, tied, center,
+            )
+            stats = (nk, s1, s2, center)
+        else:
+            block = _block_size(data.n_samples, k, d, 0)
+            nk, s1, s2, ll, ch = gauss_pass_diag(
+                data.X, data.w, log_weights, means, prec, log_det, mode, seed, stream, labels, block
+            )
+            stats = (nk, s1, s2, None)
+        return stats, ll, ch
+
+    def _m_step(self, params, stats):
+        _, means, cov, prec, _ = params
+        nk, s1, s2, center = stats
+        k, d = means.shape
+        new_means = np.empty_like(means)
+        new_cov = np.empty_like(cov)
+        new_prec = np.empty_like(prec)
+        log_det = np.empty(k)
+        reg = float(self.reg_covar)
+        if self.covariance_type in ("full", "tied"):
+            status = gauss_mstep_full(
+                nk, s1, s2, means, cov, prec, reg, self.covariance_type == "tied", center,
+                new_means, new_cov, new_prec, log_det,
+            )
+        else:
+            status = gauss_mstep_diag(
+                nk, s1, s2, means, cov, reg, self.covariance_type == "spherical",
+                new_means, new_cov, new_prec, log_det,
+            )
+        if status:
+            raise ValueError(_not_pd_message(status - 1, self.covariance_type, self.reg_covar))
+        weights = nk + _TINY
+        weights /= weights.sum()
+        return weights, new_means, new_cov, new_prec, log_det
+
+    # ------------------------------------------------------------ EM hooks
+    def _em_step(self, data, params, mode, seed, iteration, labels):
+        stats, ll, changed = self._pass(data, params, mode, seed, iteration, labels)
+        return ll, changed, self._m_step(params, stats)
+
+    def _initialize(self, data, rng):
+        k, d = self.n_components, data.n_features
+        X = data.X
+        given = (self.weights_init, self.means_init, self.precisions_init)
+        if all(v is not None for v in given):
+            params = None
+        elif self.init_params in ("kmeans", "random"):
+            if self.init_params == "kmeans":
+                centers, labels = self._kmeans(data, rng)
+                base = self._identity_params(centers)
+                mode, seed = FIXED, 0
+            else:
+                labels = EMPTY_I32
+                base = self._identity_params(np.repeat(X[:1].astype(np.float64), k, axis=0))
+                mode, seed = RANDOM, int(rng.integers(0, 2**63 - 1))
+            stats, _, _ = self._pass(data, base, mode, seed, 0, labels)
+            params = self._m_step(base, stats)
+        else:
+            rows = np.arange(data.n_samples) if data.w.shape[0] == 0 else np.flatnonzero(data.w)
+            if self.init_params == "random_from_data":
+                idx = rng.choice(rows, size=k, replace=False)
+            else:
+                idx = self._kmeanspp(data, rows, rng)
+            # One-hot responsibilities on k single rows, as scikit-learn: means at those rows,
+            # covariances reg_covar * I, equal weights.
+            means = X[idx].astype(np.float64)
+            var = np.full((k, d), float(self.reg_covar))
+            cov = {"full": np.repeat(np.diag(var[0])[None], k, axis=0),
+                   "tied": np.diag(var[0]), "diag": var, "spherical": var[:, 0]}
+            params = self._checked_covariances(np.full(k, 1.0 / k), means,
+                                               cov[self.covariance_type])
+        weights = params[0] if self.weights_init is None else check_weights(self.weights_init, k)
+        means = params[1] if self.means_init is None else np.array(self.means_init, np.float64)
+        if self.precisions_init is not None:
+            cov = self._covariances_from_precisions(self.precisions_init, d)
+            return self._params_from_covariances(weights, means, cov)
+        return (weights, np.ascontiguousarray(means), *params[2:])
+
+    def _checked_covariances(self, weights, means, covariances):
+        return self._params_from_covariances(weights, means, covariances)
+
+    def _kmeanspp(self, data, rows, rng):
+        k = self.n_components
+        if rows.shape[0] > _KMEANS_SEED_ROWS:
+            rows = np.sort(rng.choice(rows, size=_KMEANS_SEED_ROWS, replace=False))
+        n_trials = 2 + int(np.log(k))
+        uniforms = rng.random(1 + (k - 1) * n_trials)
+        return kmeanspp(data.X, rows.astype(np.int64), data.w, k, n_trials, uniforms)
+
+    def _kmeans(self, data, rng):
+        """Compiled k-means: k-means++ seeds, then Lloyd passes until labels are stable."""
+        rows = np.arange(data.n_samples) if data.w.shape[0] == 0 else np.flatnonzero(data.w)
+        centers = data.X[self._kmeanspp(data, rows, rng)].astype(np.float64)
+        k, d = centers.shape
+        block = _block_size(data.n_samples, k, d, 0)
+        _, var = column_moments(data.X, data.w, block)
+        tol = 1e-4 * float(var.mean())  # scikit-learn's KMeans tolerance
+        labels = np.full(data.n_samples, -1, dtype=np.int32)
+        for _ in range(_KMEANS_MAX_ITER):
+            cnt, sums, _, changed = lloyd_pass(data.X, data.w, centers, labels, block)
+            if changed == 0:
+                break
+            new = centers.copy()
+            full = cnt > 0
+            new[full] = sums[full] / cnt[full, None]
+            shift = float(((new - centers) ** 2).sum())
+            centers = new
+            if shift <= tol:
+                lloyd_pass(data.X, data.w, centers, labels, block)  # labels of the final centres
+                break
+        return centers, labels
+
+    def _current_params(self):
+        return self._internal_params()
+
+    def _internal_params(self):
+        """Kernel parameters from the public attributes (float64)."""
+        k, d = self.means_.shape
+        ct = self.covariance_type
+        pc = np.asarray(self.precisions_cholesky_, dtype=np.float64)
+        if ct in ("full", "tied"):
+            prec = np.ascontiguousarray(pc.reshape(-1, d, d))
+            ld = np.log(np.diagonal(prec, axis1=1, axis2=2)).sum(axis=1)
+            log_det = np.broadcast_to(ld, (k,)).copy()
+            cov = np.ascontiguousarray(np.asarray(self.covariances_, np.float64).reshape(-1, d, d))
+        else:
+            prec = np.ascontiguousarray(pc[:, None] * np.ones((1, d)) if ct == "spherical" else pc)
+            log_det = np.log(prec).sum(axis=1)
+            cv = np.asarray(self.covariances_, np.float64)
+            cov = np.ascontiguousarray(cv[:, None] * np.ones((1, d)) if ct == "spherical" else cv)
+        return (np.asarray(self.weights_, np.float64), np.ascontiguousarray(self.means_, np.float64),
+                cov, prec, log_det)
+
+    def _set_fitted(self, params):
+        weights, means, cov, prec, _ = params
+        ct = self.covariance_type
+        dt = self._dtype
+        if ct in ("full", "tied"):
+            precisions = np.einsum("kij,klj->kil", prec, prec)
+            if ct == "tied":
+                cov, prec, precisions = cov[0], prec[0], precisions[0]
+        else:
+            if ct == "spherical":
+                cov, prec = cov[:, 0], prec[:, 0]
+            precisions = prec**2
+        self.weights_ = weights.astype(dt)
+        self.means_ = means.astype(dt)
+        self.covariances_ = cov.astype(dt)
+        self.precisions_cholesky_ = prec.astype(dt)
+        self.precisions_ = precisions.astype(dt)
+
+    def _n_parameters(self):
+        k, d = self.means_.shape
+        cov = {"full": k * d * (d + 1) / 2, "tied": d * (d + 1) / 2, "diag": k * d,
+               "spherical": k}[self.covariance_type]
+        return int(cov + k * d + k - 1)
+
+    # ------------------------------------------------------------ public API
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the parameters by EM (``n_init`` restarts, the best one is kept).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights; weight 2 is the same as repeating the row.
+
+        Returns
+        -------
+        self : GaussianMixture
+        """
+        X = self._check_X(X, fitting=True)
+        self._check_model_params()
+        w = check_sample_weight(sample_weight, X.shape[0])
+        n_rows = n_effective_rows(w, X.shape[0])
+        if n_rows < max(2, self.n_components):
+            raise ValueError(
+                f"Expected n_samples >= max(2, n_components) rows with positive weight, got "
+                f"n_samples = {n_rows}, n_components = {self.n_components}"
+            )
+        self._check_inits(X.shape[1])
+        self._dtype = X.dtype
+        self.n_features_in_ = X.shape[1]
+        return self._fit_em(_Data(X, w))
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then label ``X`` with a final E-step: equals ``fit(X).predict(X)``.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        return self.fit(X, sample_weight=sample_weight).predict(X)
+
+    def _rows(self, X, ll=False, resp=False, labels=False):
+        check_fitted(self, "means_")
+        X = self._check_X(X)
+        n, k = X.shape[0], self.n_components
+        weights, means, _, prec, log_det = self._internal_params()
+        with np.errstate(divide="ignore"):
+            log_weights = np.log(weights)
+        out_ll = np.empty(n) if ll else EMPTY_F64
+        out_resp = np.empty((n, k)) if resp else _EMPTY_2D
+        out_lab = np.empty(n, dtype=np.int64) if labels else _EMPTY_I64
+        rows = gauss_rows_full if self.covariance_type in ("full", "tied") else gauss_rows_diag
+        rows(X, log_weights, means, prec, log_det, out_ll, out_resp, out_lab)
+        return out_ll, out_resp, out_lab
+
+    def score_samples(self, X):
+        """Log-likelihood of each row. Returns ndarray of shape (n_samples,)."""
+        return self._rows(X, ll=True)[0]
+
+    def predict_proba(self, X):
+        """Posterior probability of each component. Returns (n_samples, n_components)."""
+        return self._rows(X, resp=True)[1]
+
+    def predict(self, X):
+        """Most probable component of each row. Returns ndarray of shape (n_samples,)."""
+        return self._rows(X, labels=True)[2]
+
+    def score(self, X, y=None):
+        """Mean per-row log-likelihood of ``X``."""
+        return super().score(X)
+
+    def bic(self, X):
+        """Bayesian information criterion on ``X`` (lower is better)."""
+        return super().bic(X)
+
+    def aic(self, X):
+        """Akaike information criterion on ``X`` (lower is better)."""
+        return super().aic(X)
+
+    def sample(self, n_samples=1, random_state=None):
+        """Draw rows from the fitted mixture.
+
+        Labels are drawn independently and returned in draw order (scikit-learn sorts them
+        by component).
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+        random_state : int, Generator or RandomState, default=None
+            Defaults to the estimator's ``random_state``.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        labels : ndarray of shape (n_samples,)
+        """
+        check_fitted(self, "means_")
+        n_samples = check_int(n_samples, "n_samples", 1)
+        rng = check_random_state(self.random_state if random_state is None else random_state)
+        k, d = self.means_.shape
+        weights = np.asarray(self.weights_, np.float64)
+        labels = rng.choice(k, size=n_samples, p=weights / weights.sum())
+        cov = np.asarray(self.covariances_, np.float64)
+        z = rng.standard_normal((n_samples, d))
+        ct = self.covariance_type
+        if ct == "full":
+            chol = np.linalg.cholesky(cov)
+            offset = np.einsum("nij,nj->ni", chol[labels], z)
+        elif ct == "tied":
+            offset = z @ np.linalg.cholesky(cov).T
+        elif ct == "diag":
+            offset = z * np.sqrt(cov[labels])
+        else:
+            offset = z * np.sqrt(cov[labels])[:, None]
+        return np.asarray(self.means_, np.float64)[labels] + offset, labels
