@@ -5,6 +5,7 @@ import numpy as np
 from ._em import EMMixture
 from ._kernels._common import RANDOM
 from ._kernels.binomial import (
+    BLOCK,
     binomial_log_coef_sum,
     binomial_mstep,
     binomial_pass,
@@ -28,8 +29,6 @@ from ._validation import (
 #: log-likelihood stays finite (log(1e-10) is about -23 per trial).
 PROB_EPS = 1e-10
 
-# Rows per block of the parallel pass; fixed, so results never depend on the thread count.
-_BLOCK = 4096
 
 _EMPTY_2D = np.empty((0, 0), dtype=np.float64)
 _EMPTY_I64 = np.empty(0, dtype=np.int64)
@@ -58,7 +57,7 @@ class _Data:
     def loglik_offset(self):
         # The binomial coefficients do not depend on the parameters: summed once per fit.
         if self._offset is None:
-            self._offset = binomial_log_coef_sum(self.X, self.T, self.w, _BLOCK)
+            self._offset = binomial_log_coef_sum(self.X, self.T, self.w, BLOCK)
         return self._offset
 
 
@@ -236,7 +235,7 @@ class BinomialMixture(EMMixture):
             probs = np.full((k, d), 0.5)
             seed = int(rng.integers(0, 2**63 - 1))
             nk, sx, st, _, _ = binomial_pass(
-                data.X, data.T, data.w, np.log(weights), probs, RANDOM, seed, 0, EMPTY_I32, _BLOCK
+                data.X, data.T, data.w, np.log(weights), probs, RANDOM, seed, 0, EMPTY_I32, BLOCK
             )
             w_rand = weights.copy()
             binomial_mstep(nk, sx, st, w_rand, probs, PROB_EPS, True)
@@ -258,7 +257,7 @@ class BinomialMixture(EMMixture):
         with np.errstate(divide="ignore"):
             log_weights = np.log(weights)
         nk, sx, st, ll, changed = binomial_pass(
-            data.X, data.T, data.w, log_weights, probs, mode, seed, iteration, labels, _BLOCK
+            data.X, data.T, data.w, log_weights, probs, mode, seed, iteration, labels, BLOCK
         )
         weights, probs = weights.copy(), probs.copy()
         binomial_mstep(nk, sx, st, weights, probs, PROB_EPS, bool(self.fit_weights))

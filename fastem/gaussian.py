@@ -5,6 +5,7 @@ import numpy as np
 from ._em import EMMixture
 from ._kernels._common import FIXED, RANDOM
 from ._kernels.gaussian import (
+    block_rows,
     check_finite,
     cholesky_precision,
     gauss_mstep_diag,
@@ -36,17 +37,6 @@ _EMPTY_2D = np.empty((0, 0), dtype=np.float64)
 _EMPTY_I64 = np.empty(0, dtype=np.int64)
 _KMEANS_MAX_ITER = 300
 _KMEANS_SEED_ROWS = 50_000  # k-means++ seeding runs on a random subset of this many rows
-
-
-def _block_size(n, k, d, ks):
-    """Rows per parallel block: a function of the shape only, never of the thread count.
-
-    At most 128 blocks, and few enough that the per-block partial statistics stay
-    within about 4 MB.
-    """
-    per_block = 8 * (k + k * d + ks * d * d)
-    nb_max = int(min(128, max(4, (4 << 20) // per_block)))
-    return max(256, -(-n // nb_max))
 
 
 class _Data:
@@ -280,14 +270,14 @@ class GaussianMixture(EMMixture):
         if self.covariance_type in ("full", "tied"):
             tied = self.covariance_type == "tied"
             center = weights @ means
-            block = _block_size(data.n_samples, k, d, 1 if tied else k)
+            block = block_rows(data.n_samples, k, d, 1 if tied else k)
             nk, s1, s2, ll, ch = gauss_pass_full(
                 data.X, data.w, log_weights, means, prec, log_det, mode, seed, stream, labels,
                 block, tied, center,
             )
             stats = (nk, s1, s2, center)
         else:
-            block = _block_size(data.n_samples, k, d, 0)
+            block = block_rows(data.n_samples, k, d, 0)
             nk, s1, s2, ll, ch = gauss_pass_diag(
                 data.X, data.w, log_weights, means, prec, log_det, mode, seed, stream, labels, block
             )
@@ -378,7 +368,7 @@ class GaussianMixture(EMMixture):
         rows = np.arange(data.n_samples) if data.w.shape[0] == 0 else np.flatnonzero(data.w)
         centers = data.X[self._kmeanspp(data, rows, rng)].astype(np.float64)
         k, d = centers.shape
-        block = _block_size(data.n_samples, k, d, 0)
+        block = block_rows(data.n_samples, k, d, 0)
         _, var = column_moments(data.X, data.w, block)
         tol = 1e-4 * float(var.mean())  # scikit-learn's KMeans tolerance
         labels = np.full(data.n_samples, -1, dtype=np.int32)

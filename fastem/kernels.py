@@ -22,11 +22,24 @@ Conventions
 ``labels``
     (n,) int32, updated in place with each row's component; the number of rows whose
     label changed is returned.  Pass an empty int32 array to skip this.
+``prec_chol`` (Gaussian kernels)
+    The Cholesky factor of the precision, in scikit-learn's shapes and convention
+    (``precisions_cholesky_``): full (k, d, d) and tied (d, d) upper-triangular ``P``
+    with precision ``P @ P.T``; diag (k, d) and spherical (k,) inverse standard
+    deviations.  float64.
+
+Gaussian statistics are taken about the current means (``diff = x - means[c]``), which
+keeps the M-step free of cancellation: with ``nk``, ``s1 = sum r diff`` and
+``s2 = sum r diff diff^T``, the new mean is ``means[c] + s1[c] / nk[c]`` and the new full
+covariance ``(s2[c] - outer(s1[c], s1[c]) / nk[c]) / nk[c] + reg_covar * I`` (diag: the
+same with squares).  For tied covariances ``s2`` is a single (d, d) matrix about
+``center = weights @ means`` (see :func:`gaussian_em_step_tied`).
 """
 
 import numpy as np
 
 from ._kernels import binomial as _binomial
+from ._kernels import gaussian as _gaussian
 from ._kernels._common import HARD, SOFT, STOCHASTIC
 from ._kernels._jit import kernel
 
@@ -37,9 +50,16 @@ __all__ = [
     "binomial_log_density",
     "binomial_log_coef_sum",
     "binomial_em_step",
+    "gaussian_log_density_full",
+    "gaussian_log_density_tied",
+    "gaussian_log_density_diag",
+    "gaussian_log_density_spherical",
+    "gaussian_em_step_full",
+    "gaussian_em_step_tied",
+    "gaussian_em_step_diag",
+    "gaussian_em_step_spherical",
 ]
 
-_BLOCK = 4096
 
 
 @kernel
@@ -69,7 +89,7 @@ def binomial_log_coef_sum(X, trials, sample_weight):
     -------
     float
     """
-    return _binomial.binomial_log_coef_sum(X, trials, sample_weight, _BLOCK)
+    return _binomial.binomial_log_coef_sum(X, trials, sample_weight, _binomial.BLOCK)
 
 
 @kernel
@@ -108,5 +128,145 @@ def binomial_em_step(X, trials, sample_weight, weights, probs, mode, seed, itera
         Rows whose label differs from ``labels`` on entry.
     """
     return _binomial.binomial_pass(
-        X, trials, sample_weight, np.log(weights), probs, mode, seed, iteration, labels, _BLOCK
+        X, trials, sample_weight, np.log(weights), probs, mode, seed, iteration, labels, _binomial.BLOCK
     )
+
+
+# --------------------------------------------------------------------------- Gaussian
+@kernel
+def _log_det_tri(prec_chol):
+    kp, d = prec_chol.shape[0], prec_chol.shape[1]
+    out = np.zeros(kp)
+    for c in range(kp):
+        for j in range(d):
+            out[c] += np.log(prec_chol[c, j, j])
+    return out
+
+
+@kernel
+def gaussian_log_density_full(X, means, prec_chol):
+    """Per-component Gaussian log-densities, full covariances.
+
+    Parameters
+    ----------
+    X : (n, d) float32 or float64
+    means : (k, d) float64
+    prec_chol : (k, d, d) float64, upper-triangular, precision = P @ P.T
+
+    Returns
+    -------
+    (n, k) float64 array of ``log N(X[i] | means[c], inv(P_c P_c^T))``.
+    """
+    k = means.shape[0]
+    ld = _log_det_tri(prec_chol)
+    out = np.empty((X.shape[0], k))
+    return _gaussian.gauss_log_density_full(X, means, prec_chol, ld, out)
+
+
+@kernel
+def gaussian_log_density_tied(X, means, prec_chol):
+    """As :func:`gaussian_log_density_full` with one shared (d, d) ``prec_chol``."""
+    k, d = means.shape
+    p3 = prec_chol.reshape((1, d, d))
+    ld = np.full(k, _log_det_tri(p3)[0])
+    out = np.empty((X.shape[0], k))
+    return _gaussian.gauss_log_density_full(X, means, p3, ld, out)
+
+
+@kernel
+def gaussian_log_density_diag(X, means, prec_chol):
+    """As :func:`gaussian_log_density_full` with (k, d) inverse standard deviations."""
+    ld = np.log(prec_chol).sum(axis=1)
+    out = np.empty((X.shape[0], means.shape[0]))
+    return _gaussian.gauss_log_density_diag(X, means, prec_chol, ld, out)
+
+
+@kernel
+def gaussian_log_density_spherical(X, means, prec_chol):
+    """As :func:`gaussian_log_density_full` with (k,) inverse standard deviations."""
+    k, d = means.shape
+    prec = np.empty((k, d))
+    for c in range(k):
+        prec[c, :] = prec_chol[c]
+    return gaussian_log_density_diag(X, means, prec)
+
+
+@kernel
+def gaussian_em_step_full(X, sample_weight, weights, means, prec_chol, mode, seed, iteration,
+                          labels):
+    """One pass: E-step in ``mode`` and sufficient statistics, full covariances.
+
+    Parameters
+    ----------
+    X : (n, d) float32 or float64
+    sample_weight : (n,) float64 or empty
+    weights : (k,) float64
+    means : (k, d) float64
+    prec_chol : (k, d, d) float64 upper-triangular
+    mode, seed, iteration, labels : see the module conventions
+
+    Returns
+    -------
+    nk : (k,) ``sum_i w_i r_ic``
+    s1 : (k, d) ``sum_i w_i r_ic (x_i - means[c])``
+    s2 : (k, d, d) ``sum_i w_i r_ic (x_i - means[c])(x_i - means[c])^T``
+    loglik : float, observed-data log-likelihood at the given parameters
+    n_changed : int
+    """
+    k, d = means.shape
+    ld = _log_det_tri(prec_chol)
+    center = np.zeros(d)
+    nk, s1, s2, ll, ch = _gaussian.gauss_pass_full(
+        X, sample_weight, np.log(weights), means, prec_chol, ld, mode, seed, iteration, labels,
+        _gaussian.block_rows(X.shape[0], k, d, k), False, center)
+    return nk, s1, s2, ll, ch
+
+
+@kernel
+def gaussian_em_step_tied(X, sample_weight, weights, means, prec_chol, mode, seed, iteration,
+                          labels):
+    """One pass for a tied (d, d) ``prec_chol``.
+
+    Returns ``(nk (k,), s1 (k, d), s2 (d, d), loglik, n_changed)`` where ``s2`` is
+    ``sum_i w_i (x_i - z)(x_i - z)^T`` about ``z = weights @ means``.  The tied
+    covariance is then ``(s2 - sum_c [a_c v_c^T + v_c a_c^T - nk_c v_c v_c^T]) / sum(nk)``
+    with ``v_c = new_mean_c - z`` and ``a_c = s1_c + nk_c (means_c - z)``.
+    """
+    k, d = means.shape
+    p3 = prec_chol.reshape((1, d, d))
+    ld = np.full(k, _log_det_tri(p3)[0])
+    center = weights @ means
+    nk, s1, s2, ll, ch = _gaussian.gauss_pass_full(
+        X, sample_weight, np.log(weights), means, p3, ld, mode, seed, iteration, labels,
+        _gaussian.block_rows(X.shape[0], k, d, 1), True, center)
+    return nk, s1, s2[0], ll, ch
+
+
+@kernel
+def gaussian_em_step_diag(X, sample_weight, weights, means, prec_chol, mode, seed, iteration,
+                          labels):
+    """One pass for diagonal covariances (``prec_chol`` (k, d) inverse std. deviations).
+
+    Returns ``(nk (k,), s1 (k, d), s2 (k, d), loglik, n_changed)`` with
+    ``s2[c, j] = sum_i w_i r_ic (x_ij - means[c, j])^2``.
+    """
+    k, d = means.shape
+    ld = np.log(prec_chol).sum(axis=1)
+    return _gaussian.gauss_pass_diag(
+        X, sample_weight, np.log(weights), means, prec_chol, ld, mode, seed, iteration, labels,
+        _gaussian.block_rows(X.shape[0], k, d, 0))
+
+
+@kernel
+def gaussian_em_step_spherical(X, sample_weight, weights, means, prec_chol, mode, seed,
+                               iteration, labels):
+    """As :func:`gaussian_em_step_diag` with (k,) inverse standard deviations.
+
+    The spherical variance of component c is the mean over j of the diag variances.
+    """
+    k, d = means.shape
+    prec = np.empty((k, d))
+    for c in range(k):
+        prec[c, :] = prec_chol[c]
+    return gaussian_em_step_diag(X, sample_weight, weights, means, prec, mode, seed, iteration,
+                                 labels)

@@ -212,3 +212,354 @@ def philox_uniform(seed, stream, row):
     m = 0xFFFFFFFF
     x0, x1, _, _ = philox4x32_10((row & m, row >> 32, stream & m, 0), (seed & m, seed >> 32))
     return ((x0 >> 5) * 67108864.0 + (x1 >> 6)) / 9007199254740992.0
+
+
+# ---------------------------------------------------------------------------
+# Gaussian mixtures and k-means (Lloyd).
+#
+# Covariance parameter shapes follow scikit-learn's GaussianMixture:
+#   "full" (k, d, d), "tied" (d, d), "diag" (k, d), "spherical" (k,).
+# Everything is written from the definitions, two-pass where a variance is
+# computed (centred at the NEW means), with explicit loops over components.
+# ---------------------------------------------------------------------------
+from scipy.linalg import solve_triangular  # noqa: E402
+from scipy.stats import multivariate_normal  # noqa: E402
+
+_COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+
+def _check_covariance_type(covariance_type):
+    if covariance_type not in _COVARIANCE_TYPES:
+        raise ValueError(f"unknown covariance_type {covariance_type!r}; "
+                         f"expected one of {_COVARIANCE_TYPES}")
+
+
+def _sample_weight(sample_weight, n):
+    """Return sample weights as a float64 (n,) array (default: ones)."""
+    if sample_weight is None:
+        return np.ones(n, dtype=np.float64)
+    w = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+    if w.shape[0] != n:
+        raise ValueError(f"sample_weight has length {w.shape[0]}, expected {n}")
+    return w
+
+
+def full_covariances(covariances, covariance_type, k, d):
+    """Expand covariance parameters to one full matrix per component.
+
+    covariances: "full" (k, d, d), "tied" (d, d), "diag" (k, d),
+    "spherical" (k,).  Returns a new float64 (k, d, d) array whose c-th slice
+    is component c's covariance matrix (the shared matrix repeated for
+    "tied", diag(covariances[c]) for "diag", covariances[c] * I for
+    "spherical").
+    """
+    _check_covariance_type(covariance_type)
+    cov = np.asarray(covariances, dtype=np.float64)
+    out = np.empty((k, d, d), dtype=np.float64)
+    if covariance_type == "full":
+        cov = cov.reshape(k, d, d)
+        for c in range(k):
+            out[c] = cov[c]
+    elif covariance_type == "tied":
+        cov = cov.reshape(d, d)
+        for c in range(k):
+            out[c] = cov
+    elif covariance_type == "diag":
+        cov = cov.reshape(k, d)
+        for c in range(k):
+            out[c] = np.diag(cov[c])
+    else:  # spherical
+        cov = cov.reshape(k)
+        for c in range(k):
+            out[c] = cov[c] * np.eye(d)
+    return out
+
+
+def gaussian_log_density(X, means, covariances, covariance_type):
+    """Per-component multivariate normal log-density.
+
+    X: (n, d) (a 1-D X of length n is read as (n, 1)); means: (k, d);
+    covariances: shape per covariance_type (see full_covariances).
+    Returns (n, k): out[i, c] = multivariate_normal(means[c], full_cov[c],
+    allow_singular=False).logpdf(X[i]).
+    """
+    X = _as2d(X)
+    n, d = X.shape
+    means = np.asarray(means, dtype=np.float64).reshape(-1, d)
+    k = means.shape[0]
+    covs = full_covariances(covariances, covariance_type, k, d)
+    out = np.empty((n, k), dtype=np.float64)
+    for c in range(k):
+        dist = multivariate_normal(mean=means[c], cov=covs[c],
+                                   allow_singular=False)
+        # logpdf squeezes (a scalar for n == 1); restore the (n,) shape.
+        out[:, c] = np.asarray(dist.logpdf(X), dtype=np.float64).reshape(n)
+    return out
+
+
+def _gaussian_m_step(X, w, resp, covariance_type, reg_covar):
+    """Weighted M-step from responsibilities.
+
+    X: (n, d); w: (n,); resp: (n, k).  Returns (nk (k,), weights (k,),
+    means (k, d), covariances in covariance_type's shape).  Components with
+    nk == 0 get NaN means and covariances; they contribute nothing (all their
+    terms are zero) to the "tied" sum and are skipped there.
+    """
+    n, d = X.shape
+    k = resp.shape[1]
+    wr = w[:, None] * resp  # (n, k): w_i r_ic
+    nk = wr.sum(axis=0)
+    weights = nk / nk.sum()
+
+    means = np.empty((k, d), dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for c in range(k):
+            means[c] = (wr[:, c] @ X) / nk[c]
+
+    eye = np.eye(d)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if covariance_type == "full":
+            covs = np.empty((k, d, d), dtype=np.float64)
+            for c in range(k):
+                diff = X - means[c]  # (n, d)
+                scatter = (wr[:, c][:, None] * diff).T @ diff  # sum_i w r diff diff^T
+                covs[c] = scatter / nk[c] + reg_covar * eye
+        elif covariance_type == "tied":
+            scatter = np.zeros((d, d), dtype=np.float64)
+            for c in range(k):
+                if nk[c] == 0:
+                    continue  # every term w_i r_ic (...) is zero
+                diff = X - means[c]
+                scatter += (wr[:, c][:, None] * diff).T @ diff
+            covs = scatter / nk.sum() + reg_covar * eye
+        else:  # diag or spherical
+            diag = np.empty((k, d), dtype=np.float64)
+            for c in range(k):
+                diff = X - means[c]
+                diag[c] = (wr[:, c] @ (diff * diff)) / nk[c] + reg_covar
+            covs = diag if covariance_type == "diag" else diag.mean(axis=1)
+    return nk, weights, means, covs
+
+
+def gaussian_em_step(X, weights, means, covariances, covariance_type, reg_covar,
+                     mode, sample_weight=None, uniforms=None):
+    """One E-step at the given parameters followed by the M-step.
+
+    X: (n, d) (1-D read as (n, 1)); weights: (k,); means: (k, d);
+    covariances: shape per covariance_type ("full" (k, d, d), "tied" (d, d),
+    "diag" (k, d), "spherical" (k,)); reg_covar: scalar added to the
+    diagonal of every new covariance; mode: "soft" (posteriors), "hard"
+    (one-hot argmax of the log joint, first index on ties) or "stochastic"
+    (one-hot at the smallest c with cumsum(P[i])[c] > uniforms[i], falling
+    back to the last c with P[i, c] > 0); sample_weight: (n,), default ones;
+    uniforms: (n,) in [0, 1), required for "stochastic".
+
+    Returns a dict:
+      "resp" (n, k), "log_prob_norm" (n,) per-row log-likelihood
+      ll_i = logsumexp_c [log weights[c] + log N(x_i | means[c], cov[c])],
+      "loglik" (scalar, sum_i w_i ll_i), "nk" (k,), "weights" (k,) = nk / sum nk,
+      "means" (k, d), "covariances" (shape per type), "labels" (n,) argmax of resp.
+    Components with nk == 0 get NaN means and covariances (no exception).
+    """
+    _check_covariance_type(covariance_type)
+    X = _as2d(X)
+    n, d = X.shape
+    weights = np.asarray(weights, dtype=np.float64).reshape(-1)
+    k = weights.shape[0]
+    means = np.asarray(means, dtype=np.float64).reshape(k, d)
+    w = _sample_weight(sample_weight, n)
+
+    with np.errstate(divide="ignore"):
+        L = np.log(weights)[None, :] + gaussian_log_density(
+            X, means, covariances, covariance_type)
+    ll = logsumexp(L, axis=1)
+    with np.errstate(invalid="ignore"):
+        P = np.exp(L - ll[:, None])
+
+    if mode == "soft":
+        resp = P
+    elif mode == "hard":
+        resp = np.zeros((n, k))
+        for i in range(n):
+            resp[i, int(np.argmax(L[i]))] = 1.0  # argmax returns first on ties
+    elif mode == "stochastic":
+        if uniforms is None:
+            raise ValueError("stochastic mode needs uniforms of shape (n,)")
+        u = np.asarray(uniforms, dtype=np.float64).reshape(-1)
+        resp = np.zeros((n, k))
+        for i in range(n):
+            cum = np.cumsum(P[i])
+            hits = np.nonzero(cum > u[i])[0]
+            if hits.size > 0:
+                c = int(hits[0])
+            else:  # rounding left cum[-1] <= u: take the last possible component
+                c = int(np.nonzero(P[i] > 0)[0][-1])
+            resp[i, c] = 1.0
+    else:
+        raise ValueError(f"unknown mode {mode!r}")
+
+    nk, new_weights, new_means, new_covs = _gaussian_m_step(
+        X, w, resp, covariance_type, float(reg_covar))
+    return {
+        "resp": resp,
+        "log_prob_norm": ll,
+        "loglik": float(np.sum(w * ll)),
+        "nk": nk,
+        "weights": new_weights,
+        "means": new_means,
+        "covariances": new_covs,
+        "labels": np.argmax(resp, axis=1),
+    }
+
+
+def gaussian_em(X, weights, means, covariances, covariance_type, reg_covar,
+                n_iter, mode="soft", sample_weight=None):
+    """Run n_iter Gaussian-mixture EM iterations from the given parameters.
+
+    X: (n, d); weights: (k,); means: (k, d); covariances: shape per
+    covariance_type.  Iteration t does the E-step at the current parameters,
+    computes loglik_t = sum_i w_i ll_i / sum_i w_i (mean per-sample
+    log-likelihood AT THOSE parameters), then the M-step.  Returns a list of
+    n_iter tuples (weights (k,), means (k, d), covariances, loglik_t) whose
+    parameters are those AFTER iteration t's M-step; history[-1][:3] are the
+    final parameters.  Only mode "soft" and "hard" are supported.  Raises
+    ValueError if a component's nk becomes 0 ("hard" mode, or "soft" when its
+    posteriors all underflow), since its new mean and covariance would be NaN.
+    (scikit-learn's GaussianMixture(max_iter=n_iter, tol=0) reports
+    history[-1][:3] as weights_/means_/covariances_ and history[-1][3] as
+    lower_bound_.)
+    """
+    if mode not in ("soft", "hard"):
+        raise ValueError(f"gaussian_em supports 'soft' and 'hard', not {mode!r}")
+    _check_covariance_type(covariance_type)
+    X = _as2d(X)
+    n, d = X.shape
+    weights = np.asarray(weights, dtype=np.float64).reshape(-1).copy()
+    k = weights.shape[0]
+    means = np.asarray(means, dtype=np.float64).reshape(k, d).copy()
+    covariances = np.asarray(covariances, dtype=np.float64).copy()
+    w = _sample_weight(sample_weight, n)
+    history = []
+    for _ in range(n_iter):
+        step = gaussian_em_step(X, weights, means, covariances, covariance_type,
+                                reg_covar, mode, sample_weight=w)
+        loglik = step["loglik"] / w.sum()
+        empty = np.nonzero(step["nk"] == 0)[0]
+        if empty.size > 0:
+            raise ValueError(f"component(s) {empty.tolist()} received no weight in "
+                             f"iteration {len(history)}; gaussian_em has no policy "
+                             "for empty components (use gaussian_em_step)")
+        weights, means, covariances = (step["weights"], step["means"],
+                                       step["covariances"])
+        history.append((weights.copy(), means.copy(), covariances.copy(), loglik))
+    return history
+
+
+def precisions_from_covariances(covariances, covariance_type):
+    """Precisions and precision Cholesky factors, scikit-learn conventions.
+
+    covariances: "full" (k, d, d), "tied" (d, d), "diag" (k, d),
+    "spherical" (k,).  Returns (precisions, precisions_cholesky), both in the
+    same shape as covariances:
+      full/tied: precision = inv(C); precisions_cholesky = inv(cholesky(C)).T,
+        upper triangular, with precision == P @ P.T;
+      diag/spherical: precision = 1 / C; precisions_cholesky = 1 / sqrt(C).
+    numpy.linalg.cholesky raises LinAlgError if C is not positive definite.
+    """
+    _check_covariance_type(covariance_type)
+    cov = np.asarray(covariances, dtype=np.float64)
+    if covariance_type in ("diag", "spherical"):
+        return 1.0 / cov, 1.0 / np.sqrt(cov)
+
+    def one(C):
+        L = np.linalg.cholesky(C)  # lower, C = L L^T
+        L_inv = solve_triangular(L, np.eye(C.shape[0]), lower=True)
+        return np.linalg.inv(C), L_inv.T
+
+    if covariance_type == "tied":
+        return one(cov)
+    precisions = np.empty_like(cov)
+    precisions_chol = np.empty_like(cov)
+    for c in range(cov.shape[0]):
+        precisions[c], precisions_chol[c] = one(cov[c])
+    return precisions, precisions_chol
+
+
+def covariances_from_precisions(precisions, covariance_type):
+    """Inverse of precisions_from_covariances' first output.
+
+    precisions: "full" (k, d, d), "tied" (d, d), "diag" (k, d),
+    "spherical" (k,).  Returns covariances of the same shape: inv(P) per
+    matrix for full/tied, 1 / P elementwise for diag/spherical.
+    """
+    _check_covariance_type(covariance_type)
+    prec = np.asarray(precisions, dtype=np.float64)
+    if covariance_type in ("diag", "spherical"):
+        return 1.0 / prec
+    if covariance_type == "tied":
+        return np.linalg.inv(prec)
+    cov = np.empty_like(prec)
+    for c in range(prec.shape[0]):
+        cov[c] = np.linalg.inv(prec[c])
+    return cov
+
+
+def lloyd_step(X, centers, sample_weight=None):
+    """One Lloyd (k-means) iteration.
+
+    X: (n, d) (1-D read as (n, 1)); centers: (k, d); sample_weight: (n,),
+    default ones.  Returns (labels (n,) int, new_centers (k, d), inertia):
+      labels[i] = argmin_c ||x_i - centers[c]||^2 (first index on ties);
+      new_centers[c] = sum_{i: label c} w_i x_i / sum_{i: label c} w_i, or
+        centers[c] unchanged if no point (or only zero total weight) has label c;
+      inertia = sum_i w_i ||x_i - centers[labels[i]]||^2 with the ORIGINAL centers.
+    """
+    X = _as2d(X)
+    n, d = X.shape
+    centers = np.asarray(centers, dtype=np.float64).reshape(-1, d)
+    k = centers.shape[0]
+    w = _sample_weight(sample_weight, n)
+
+    sq = np.empty((n, k), dtype=np.float64)
+    for c in range(k):
+        diff = X - centers[c]
+        sq[:, c] = np.sum(diff * diff, axis=1)
+    labels = np.argmin(sq, axis=1)  # first index on ties
+
+    new_centers = centers.copy()
+    for c in range(k):
+        members = labels == c
+        total = w[members].sum()
+        if members.any() and total != 0:
+            new_centers[c] = (w[members] @ X[members]) / total
+    inertia = float(np.sum(w * sq[np.arange(n), labels]))
+    return labels, new_centers, inertia
+
+
+def gaussian_one_component_mle(X, reg_covar, covariance_type, sample_weight=None):
+    """Weighted maximum-likelihood single Gaussian, plus reg_covar on the diagonal.
+
+    X: (n, d) (1-D read as (n, 1)); sample_weight: (n,), default ones.
+    mean = sum_i w_i x_i / sum_i w_i, shape (d,);
+    S = sum_i w_i (x_i - mean)(x_i - mean)^T / sum_i w_i + reg_covar * I.
+    Returns (mean, covariance) with the covariance in covariance_type's shape
+    for k = 1: "full" S[None] (1, d, d), "tied" S (d, d), "diag" diag(S)[None]
+    (1, d), "spherical" [mean(diag(S))] (1,).
+    """
+    _check_covariance_type(covariance_type)
+    X = _as2d(X)
+    n, d = X.shape
+    w = _sample_weight(sample_weight, n)
+    total = w.sum()
+    mean = (w @ X) / total
+    diff = X - mean
+    S = (w[:, None] * diff).T @ diff / total + float(reg_covar) * np.eye(d)
+    if covariance_type == "full":
+        cov = S[None, :, :]
+    elif covariance_type == "tied":
+        cov = S
+    elif covariance_type == "diag":
+        cov = np.diag(S)[None, :].copy()
+    else:
+        cov = np.array([np.mean(np.diag(S))])
+    return mean, cov

@@ -14,6 +14,8 @@ from numba import prange
 from ._common import HARD, logsumexp_row, mode_weights
 from ._jit import kernel
 
+BLOCK = 4096  # rows per parallel block; fixed, so results never depend on the thread count
+
 
 @kernel(inline="always")
 def _log_joint(X, T, i, tn, td, log_weights, lp, lq, buf):

@@ -29,6 +29,18 @@ from ._jit import kernel
 LOG_2PI = math.log(2.0 * math.pi)
 
 
+@kernel
+def block_rows(n, k, d, ks):
+    """Rows per parallel block: a function of the shape only, never of the thread count.
+
+    At most 128 blocks, and few enough that the per-block partial statistics
+    (``ks`` second-moment matrices of d x d) stay within about 4 MB.
+    """
+    per_block = 8 * (k + k * d + ks * d * d)
+    nb_max = min(128, max(4, (4 << 20) // per_block))
+    return max(256, (n + nb_max - 1) // nb_max)
+
+
 @kernel(inline="always")
 def _full_log_joint(X, i, log_weights, means, prec_chol, log_det, pk, diff, y, buf):
     k, d = means.shape
@@ -385,3 +397,35 @@ def check_finite(X):
             if not math.isfinite(X[i, j]):
                 return i, j
     return -1, -1
+
+
+@kernel(parallel=True)
+def gauss_log_density_full(X, means, prec_chol, log_det, out):
+    """``out[i, c]`` = log N(x_i | mean_c, (P_c P_c^T)^-1), full or (kp = 1) tied form."""
+    n, d = X.shape
+    k = means.shape[0]
+    pk = 1 if prec_chol.shape[0] > 1 else 0
+    zero = np.zeros(k)
+    for i in prange(n):
+        buf = np.empty(k)
+        diff = np.empty((k, d))
+        y = np.empty(d)
+        _full_log_joint(X, i, zero, means, prec_chol, log_det, pk, diff, y, buf)
+        for c in range(k):
+            out[i, c] = buf[c]
+    return out
+
+
+@kernel(parallel=True)
+def gauss_log_density_diag(X, means, prec, log_det, out):
+    """``out[i, c]`` = log N(x_i | mean_c, diag(1 / prec_c^2))."""
+    n, d = X.shape
+    k = means.shape[0]
+    zero = np.zeros(k)
+    for i in prange(n):
+        buf = np.empty(k)
+        diff = np.empty((k, d))
+        _diag_log_joint(X, i, zero, means, prec, log_det, diff, buf)
+        for c in range(k):
+            out[i, c] = buf[c]
+    return out

@@ -1,0 +1,187 @@
+"""Gaussian and k-means kernels against the references in tests/reference.py (scipy.stats).
+
+Marked ``kernels`` (also run with NUMBA_DISABLE_JIT=1 in CI): small data only.
+"""
+
+import numba
+import numpy as np
+import pytest
+
+import reference as ref
+from conftest import RTOL, needs_jit
+from fastem import kernels as K
+from fastem._kernels import gaussian as kg
+from fastem._kernels import kmeans as kk
+
+pytestmark = pytest.mark.kernels
+
+TYPES = ["full", "tied", "diag", "spherical"]
+MODES = {"soft": K.SOFT, "hard": K.HARD, "stochastic": K.STOCHASTIC}
+LOG_DENSITY = {t: getattr(K, f"gaussian_log_density_{t}") for t in TYPES}
+EM_STEP = {t: getattr(K, f"gaussian_em_step_{t}") for t in TYPES}
+
+
+def problem(ct, dtype, n=60, d=3, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 3, size=(k, d))
+    X = (centres[rng.integers(0, k, n)] + rng.normal(size=(n, d))).astype(dtype)
+    means = centres + rng.normal(0, 0.5, size=(k, d))
+    weights = rng.dirichlet(np.ones(k) * 3)
+    A = rng.normal(size=(k, d, d))
+    full = A @ A.transpose(0, 2, 1) / d + np.eye(d)
+    cov = {"full": full, "tied": full[0], "diag": np.diagonal(full, axis1=1, axis2=2).copy(),
+           "spherical": full[:, 0, 0].copy()}[ct]
+    _, pchol = ref.precisions_from_covariances(cov, ct)
+    return X, weights, means, cov, np.ascontiguousarray(pchol)
+
+
+@pytest.mark.parametrize("ct", TYPES)
+def test_log_density_matches_scipy(ct, dtype):
+    X, _, means, cov, pchol = problem(ct, dtype)
+    got = LOG_DENSITY[ct](X, means, pchol)
+    np.testing.assert_allclose(got, ref.gaussian_log_density(X, means, cov, ct), rtol=RTOL)
+
+
+@pytest.mark.parametrize("ct", TYPES)
+@pytest.mark.parametrize("mode", list(MODES))
+def test_em_step_statistics_give_reference_m_step(ct, mode, dtype):
+    X, weights, means, cov, pchol = problem(ct, dtype, seed=1)
+    n, d = X.shape
+    rng = np.random.default_rng(2)
+    w = rng.uniform(0, 2, size=n)
+    seed, it = 99, 3
+    labels = np.full(n, -1, dtype=np.int32)
+    nk, s1, s2, ll, changed = EM_STEP[ct](X, w, weights, means, pchol, MODES[mode], seed, it,
+                                          labels)
+    uniforms = np.array([ref.philox_uniform(seed, it, i) for i in range(n)])
+    want = ref.gaussian_em_step(X, weights, means, cov, ct, 0.0, mode, sample_weight=w,
+                                uniforms=uniforms)
+    np.testing.assert_allclose(ll, want["loglik"], rtol=RTOL)
+    np.testing.assert_allclose(nk, want["nk"], rtol=RTOL)
+    np.testing.assert_array_equal(labels, want["labels"])
+    assert changed == n
+    # The documented M-step from the statistics reproduces the reference parameters.
+    new_means = means + s1 / nk[:, None]
+    np.testing.assert_allclose(new_means, want["means"], rtol=RTOL, atol=1e-12)
+    delta = s1 / nk[:, None]
+    if ct == "full":
+        cov_new = (s2 - np.einsum("kj,kl->kjl", s1, delta)) / nk[:, None, None]
+    elif ct == "tied":
+        z = weights @ means
+        a = s1 + nk[:, None] * (means - z)
+        v = new_means - z
+        cov_new = (s2 - a.T @ v - v.T @ a + (nk[:, None] * v).T @ v) / nk.sum()
+    else:
+        cov_new = (s2 - s1 * delta) / nk[:, None]
+        if ct == "spherical":
+            cov_new = cov_new.mean(axis=1)
+    np.testing.assert_allclose(cov_new, want["covariances"], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("ct", TYPES)
+def test_m_step_kernels_match_reference(ct, dtype):
+    """Internal M-step kernels (with reg_covar and the Cholesky factor) vs the reference."""
+    from fastem import GaussianMixture
+
+    X, weights, means, cov, pchol = problem(ct, dtype, seed=4)
+    gm = GaussianMixture(3, covariance_type=ct, reg_covar=1e-3)
+    data_params = gm._params_from_covariances(weights, means, cov)
+
+    class D:  # the prepared-data object the model's pass expects
+        pass
+
+    D.X, D.w, D.n_samples, D.n_features = X, np.empty(0), X.shape[0], X.shape[1]
+    stats, ll, _ = gm._pass(D, data_params, K.SOFT, 0, 1, np.empty(0, np.int32))
+    new = gm._m_step(data_params, stats)
+    want = ref.gaussian_em_step(X, weights, means, cov, ct, 1e-3, "soft")
+    np.testing.assert_allclose(new[1], want["means"], rtol=1e-9)
+    got_cov = new[2]
+    if ct == "tied":
+        got_cov = got_cov[0]
+    elif ct == "spherical":
+        got_cov = got_cov[:, 0]
+    np.testing.assert_allclose(got_cov, want["covariances"], rtol=1e-9)
+    _, want_pchol = ref.precisions_from_covariances(want["covariances"], ct)
+    got_p = new[3][0] if ct == "tied" else (new[3][:, 0] if ct == "spherical" else new[3])
+    np.testing.assert_allclose(got_p, want_pchol, rtol=1e-9, atol=1e-12)
+
+
+def test_cholesky_precision_and_not_positive_definite():
+    rng = np.random.default_rng(5)
+    A = rng.normal(size=(4, 4))
+    cov = A @ A.T + 0.1 * np.eye(4)
+    P = np.empty((4, 4))
+    ld = kg.cholesky_precision(cov, P)
+    _, want = ref.precisions_from_covariances(cov, "tied")
+    np.testing.assert_allclose(P, want, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ld, -0.5 * np.linalg.slogdet(cov)[1], rtol=1e-12)
+    assert np.isnan(kg.cholesky_precision(np.ones((3, 3)), np.empty((3, 3))))
+
+
+def test_lloyd_pass_matches_reference(dtype):
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(80, 2)).astype(dtype)
+    centers = rng.normal(size=(4, 2))
+    w = rng.uniform(0, 2, size=80)
+    labels = np.full(80, -1, dtype=np.int32)
+    cnt, sums, inertia, changed = kk.lloyd_pass(X, w, centers, labels, 16)
+    want_labels, want_centers, want_inertia = ref.lloyd_step(X, centers, w)
+    np.testing.assert_array_equal(labels, want_labels)
+    np.testing.assert_allclose(sums / cnt[:, None], want_centers, rtol=RTOL)
+    np.testing.assert_allclose(inertia, want_inertia, rtol=RTOL)
+    assert changed == 80
+
+
+def test_kmeanspp_picks_distinct_spread_rows():
+    rng = np.random.default_rng(7)
+    centres = np.array([[0, 0], [50, 0], [0, 50], [50, 50]], dtype=float)
+    X = centres[np.repeat(np.arange(4), 25)] + rng.normal(size=(100, 2))
+    idx = kk.kmeanspp(X, np.arange(100, dtype=np.int64), np.empty(0), 4, 3, rng.random(10))
+    assert len(set(idx // 25)) == 4  # one seed in each far-apart blob
+
+
+def test_column_moments(dtype):
+    rng = np.random.default_rng(8)
+    X = (1e4 + rng.normal(size=(50, 3))).astype(dtype)
+    w = rng.uniform(0.5, 2, size=50)
+    mean, var = kk.column_moments(X, w, 8)
+    Xd = X.astype(np.float64)
+    np.testing.assert_allclose(mean, np.average(Xd, axis=0, weights=w), rtol=1e-13)
+    np.testing.assert_allclose(var, np.average((Xd - mean) ** 2, axis=0, weights=w), rtol=1e-9)
+
+
+@pytest.mark.parametrize("ct", TYPES)
+def test_public_gaussian_kernels_from_user_njit(ct, dtype):
+    X, weights, means, cov, pchol = problem(ct, dtype, seed=9)
+    step, dens = EM_STEP[ct], LOG_DENSITY[ct]
+
+    @numba.njit
+    def user(X, weights, means, pchol):
+        nk, s1, s2, ll, _ = step(X, np.empty(0), weights, means, pchol, K.HARD, 0, 1,
+                                 np.empty(0, np.int32))
+        return nk, ll, dens(X, means, pchol)
+
+    nk, ll, logd = user(X, weights, means, pchol)
+    want = ref.gaussian_em_step(X, weights, means, cov, ct, 0.0, "hard")
+    np.testing.assert_allclose(nk, want["nk"], rtol=RTOL)
+    np.testing.assert_allclose(ll, want["loglik"], rtol=RTOL)
+    np.testing.assert_allclose(logd, ref.gaussian_log_density(X, means, cov, ct), rtol=RTOL)
+
+
+@needs_jit
+@pytest.mark.parametrize("ct", TYPES)
+def test_pass_is_bit_identical_across_thread_counts(ct):
+    X, weights, means, cov, pchol = problem(ct, np.float64, n=30000, d=4, k=3, seed=10)
+    out = []
+    for threads in (1, 2):
+        numba.set_num_threads(threads)
+        try:
+            for mode in MODES.values():
+                lab = np.full(len(X), -1, dtype=np.int32)
+                out.append(EM_STEP[ct](X, np.empty(0), weights, means, pchol, mode, 3, 1, lab)
+                           + (lab,))
+        finally:
+            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    for a, b in zip(out[:3], out[3:]):
+        for x, y in zip(a, b):
+            assert np.array_equal(x, y)
