@@ -20,8 +20,9 @@ Conventions
     :data:`STOCHASTIC` (one-hot draw from the posterior, keyed by
     ``(seed, iteration, row)`` so it does not depend on the thread count).
 ``labels``
-    (n,) int32, updated in place with each row's component; the number of rows whose
-    label changed is returned.  Pass an empty int32 array to skip this.
+    (n,) int32, updated in place with each row's component; the number of rows with
+    positive weight whose label changed is returned.  Pass an empty int32 array to skip
+    this.
 ``prec_chol`` (Gaussian kernels)
     The Cholesky factor of the precision, in scikit-learn's shapes and convention
     (``precisions_cholesky_``): full (k, d, d) and tied (d, d) upper-triangular ``P``

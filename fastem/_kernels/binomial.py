@@ -47,7 +47,7 @@ def binomial_pass(X, T, w, log_weights, probs, mode, seed, stream, labels, block
     Returns ``(nk (k,), sum_x (k, d), sum_t (k, d), loglik, n_changed)`` where
     ``loglik = sum_i w_i log sum_c exp(log_weights_c + sum_j [x log p + (t-x) log(1-p)])``
     (the binomial coefficients are left out: they do not depend on the parameters) and
-    ``n_changed`` counts rows whose label differs from ``labels`` (updated in place;
+    ``n_changed`` counts rows of positive weight whose label differs from ``labels`` (updated in place;
     pass an empty int32 array to skip label tracking).
     """
     n, d = X.shape
@@ -75,10 +75,10 @@ def binomial_pass(X, T, w, log_weights, probs, mode, seed, stream, labels, block
             lse, am = logsumexp_row(buf, k)
             ll += wi * lse
             lab = mode_weights(buf, k, lse, am, mode, seed, stream, i, 0, resp)
-            if track:
-                if labels[i] != lab:
+            if track and labels[i] != lab:
+                if wi != 0.0:  # a weight-0 row is a removed row: its label does not count
                     ch += 1
-                    labels[i] = lab
+                labels[i] = lab
             ti = i * tn
             for c in range(k):
                 r = wi * resp[c]

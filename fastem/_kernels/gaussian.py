@@ -109,7 +109,8 @@ def gauss_pass_full(X, w, log_weights, means, prec_chol, log_det, mode, seed, st
             given = labels[i] if mode == FIXED else 0
             lab = mode_weights(buf, k, lse, am, mode, seed, stream, i, given, resp)
             if track and labels[i] != lab:
-                ch += 1
+                if wi != 0.0:  # a weight-0 row is a removed row: its label does not count
+                    ch += 1
                 labels[i] = lab
             for c in range(k):
                 r = wi * resp[c]
@@ -175,7 +176,8 @@ def gauss_pass_diag(X, w, log_weights, means, prec, log_det, mode, seed, stream,
             given = labels[i] if mode == FIXED else 0
             lab = mode_weights(buf, k, lse, am, mode, seed, stream, i, given, resp)
             if track and labels[i] != lab:
-                ch += 1
+                if wi != 0.0:  # a weight-0 row is a removed row: its label does not count
+                    ch += 1
                 labels[i] = lab
             for c in range(k):
                 r = wi * resp[c]
