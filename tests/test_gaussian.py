@@ -330,9 +330,26 @@ def test_accepts_lists_fortran_strided_integer_and_dataframes():
     for variant in (Xi.tolist(), np.asfortranarray(Xi), big[:, ::2], Xi):
         np.testing.assert_allclose(quiet(GaussianMixture(2, **kw).fit, variant).means_, want,
                                    rtol=1e-12)
+
+
+    class FrameLike:  # what pandas offers numpy: __array__ (pandas is not a test dependency)
+        def __init__(self, values):
+            self.values = values
+
+        def __array__(self, dtype=None, copy=None):
+            return np.asarray(self.values, dtype=dtype)
+
+    np.testing.assert_allclose(quiet(GaussianMixture(2, **kw).fit, FrameLike(Xi)).means_, want,
+                               rtol=1e-12)
+
+
+def test_accepts_pandas_dataframe():
     pd = pytest.importorskip("pandas")
-    df = pd.DataFrame(Xi, columns=["a", "b"])
-    np.testing.assert_allclose(quiet(GaussianMixture(2, **kw).fit, df).means_, want, rtol=1e-12)
+    X, _, _ = blobs(n=120, d=2, seed=18)
+    kw = dict(random_state=0, **inits("full", X, 2))
+    want = quiet(GaussianMixture(2, **kw).fit, X).means_
+    df = pd.DataFrame({"a": X[:, 0], "b": X[:, 1].astype(np.float32)})  # mixed dtypes
+    np.testing.assert_allclose(quiet(GaussianMixture(2, **kw).fit, df).means_, want, rtol=1e-6)
 
 
 def test_callers_arrays_are_not_modified():

@@ -260,7 +260,8 @@ BINOM_DATASETS = ["varied-trials", "coins-10"]
 
 @functools.lru_cache(maxsize=1)
 def binomial_data(dataset, n, seed=0):
-    """``(X, trials)`` for a binomial benchmark dataset, float64, read-only.
+    """``(X, trials)`` for a binomial benchmark dataset: X float64 of shape (n, 1),
+    read-only.
 
     ``varied-trials``: per-row trials drawn uniformly from 1..99 (mean 50), so (count,
     trials) pairs repeat little for a one-feature model (~5000 distinct pairs);
@@ -271,11 +272,11 @@ def binomial_data(dataset, n, seed=0):
     z = rng.choice(len(BINOM_WEIGHTS), size=n, p=BINOM_WEIGHTS)
     if dataset == "varied-trials":
         trials = rng.integers(1, 100, size=(n, 1)).astype(np.float64)
-        X = rng.binomial(trials[:, 0].astype(np.int64), BINOM_PROBS[z]).astype(np.float64)
+        X = rng.binomial(trials.astype(np.int64), BINOM_PROBS[z][:, None]).astype(np.float64)
         trials.setflags(write=False)
     elif dataset == "coins-10":
         trials = 10
-        X = rng.binomial(10, BINOM_PROBS[z]).astype(np.float64)
+        X = rng.binomial(10, BINOM_PROBS[z][:, None]).astype(np.float64)
     else:
         raise ValueError(dataset)
     X.setflags(write=False)
