@@ -50,8 +50,13 @@ class EMMixture(BaseEstimator):
         if not isinstance(self.warm_start, (bool, np.bool_)):
             raise ValueError(f"warm_start must be a bool; got {self.warm_start!r}")
 
-    def _fit_em(self, data):
-        """Run ``n_init`` restarts of EM on prepared data and keep the best run."""
+    def _fit_em(self, data, init_data=None):
+        """Run ``n_init`` restarts of EM on prepared data and keep the best run.
+
+        ``init_data`` (default ``data``) is what initialisation sees; EM may run on an
+        equivalent, smaller form of the data (e.g. distinct rows with summed weights).
+        """
+        init_data = data if init_data is None else init_data
         self._check_em_params()
         self._check_model_params()
         mode = self.mode
@@ -64,7 +69,7 @@ class EMMixture(BaseEstimator):
         total_w = data.total_weight
         best = None
         for init in range(n_init):
-            params = self._current_params() if warm else self._initialize(data, rng)
+            params = self._current_params() if warm else self._initialize(init_data, rng)
             seed = int(rng.integers(0, 2**63 - 1))
             labels = np.full(data.n_samples, -1, dtype=np.int32) if code == HARD else EMPTY_I32
             history = []
@@ -73,7 +78,8 @@ class EMMixture(BaseEstimator):
             t0 = t_last = time.perf_counter()
             if verbose:
                 print(f"Initialization {init}")
-            prev = -np.inf
+            # As scikit-learn: a warm start measures its first change from the last bound.
+            prev = self.lower_bound_ if warm else -np.inf
             for it in range(1, self.max_iter + 1):
                 ll_sum, changed, new_params = self._em_step(data, params, code, seed, it, labels)
                 ll = (ll_sum + data.loglik_offset) / total_w

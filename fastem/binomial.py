@@ -11,6 +11,7 @@ from ._kernels.binomial import (
     binomial_pass,
     binomial_rows,
     check_counts,
+    row_code_weights,
 )
 from ._validation import (
     EMPTY_F64,
@@ -29,6 +30,10 @@ from ._validation import (
 #: log-likelihood stays finite (log(1e-10) is about -23 per trial).
 PROB_EPS = 1e-10
 
+
+# Compress rows to distinct rows with summed weights when the code table stays this small
+# and the data has at least twice as many rows as possible codes.
+_MAX_CODES = 1 << 22
 
 _EMPTY_2D = np.empty((0, 0), dtype=np.float64)
 _EMPTY_I64 = np.empty(0, dtype=np.int64)
@@ -59,6 +64,41 @@ class _Data:
         if self._offset is None:
             self._offset = binomial_log_coef_sum(self.X, self.T, self.w, BLOCK)
         return self._offset
+
+
+def _compress(data):
+    """Distinct rows of ``data`` with their summed weights, or None when not worth it.
+
+    Coin tosses and other small counts repeat a lot: EM then costs O(distinct rows) per
+    iteration instead of O(n).  Weight-0 rows disappear, as they should.
+    """
+    X, T = data.X, data.T
+    n = data.n_samples
+    x_radix = X.max(axis=0).astype(np.int64) + 1
+    per_row_t = T.shape[0] > 1
+    t_radix = (T.max(axis=0).astype(np.int64) + 1) if per_row_t else np.ones(0, np.int64)
+    n_codes = 1
+    for r in np.concatenate([x_radix, t_radix]):
+        n_codes *= int(r)
+        if n_codes > min(_MAX_CODES, n // 2):
+            return None
+    table = row_code_weights(X, T, data.w, x_radix, t_radix, n_codes)
+    codes = np.flatnonzero(table)
+    if codes.shape[0] > n // 2:
+        return None
+    weights = table[codes]
+    radices = np.concatenate([x_radix, t_radix])
+    digits = np.empty((codes.shape[0], radices.shape[0]), dtype=np.int64)
+    rest = codes.copy()
+    for j in range(radices.shape[0] - 1, -1, -1):  # decode, last digit first
+        digits[:, j] = rest % radices[j]
+        rest //= radices[j]
+    d = X.shape[1]
+    Xc = np.ascontiguousarray(digits[:, :d], dtype=X.dtype)
+    Tc = np.ascontiguousarray(digits[:, d:], dtype=X.dtype) if per_row_t else T
+    compressed = _Data(Xc, Tc, weights)
+    compressed.total_weight = data.total_weight
+    return compressed
 
 
 def _check_trials(trials, X, orig_shape):
@@ -140,6 +180,10 @@ class BinomialMixture(EMMixture):
     lower_bounds_ : list of float
         The same quantity at every iteration of the kept run.
     n_features_in_ : int
+    n_distinct_rows_ : int
+        Rows EM iterated over: soft and hard EM merge repeated rows (same counts and
+        trials) into one weighted row, so their cost per iteration follows the number of
+        distinct rows, not ``n_samples``. The result is the same fit.
 
     Notes
     -----
@@ -298,7 +342,11 @@ class BinomialMixture(EMMixture):
         if self.probs_init is not None:
             self._check_probs_init(data.n_features)
         self.n_features_in_ = data.n_features
-        return self._fit_em(data)
+        # Soft and hard EM only depend on a row's counts and weight, so repeated rows can
+        # be merged; stochastic EM draws a label per row and must see every row.
+        em_data = _compress(data) if self.mode != "stochastic" else None
+        self.n_distinct_rows_ = em_data.n_samples if em_data is not None else data.n_samples
+        return self._fit_em(em_data or data, init_data=data)
 
     def fit_predict(self, X, trials=1, sample_weight=None):
         """Fit, then label ``X`` with a final E-step: equals ``fit(X).predict(X)``.

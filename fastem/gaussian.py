@@ -10,10 +10,8 @@ from ._kernels.gaussian import (
     cholesky_precision,
     gauss_mstep_diag,
     gauss_mstep_full,
-    gauss_pass_diag,
-    gauss_pass_full,
-    gauss_rows_diag,
-    gauss_rows_full,
+    gauss_pass,
+    gauss_rows,
 )
 from ._kernels.kmeans import column_moments, kmeanspp, lloyd_pass
 from ._validation import (
@@ -262,27 +260,25 @@ class GaussianMixture(EMMixture):
         return (np.exp(logw), means, ones, ones, np.zeros(k))
 
     # ------------------------------------------------------------ kernels
+    def _kernel_prec(self, prec):
+        """Precision factors in the rank the kernels take: (kp, d, d) or (k, 1, d)."""
+        return prec if self.covariance_type in ("full", "tied") else prec.reshape(
+            prec.shape[0], 1, prec.shape[1])
+
     def _pass(self, data, params, mode, seed, stream, labels):
         weights, means, cov, prec, log_det = params
         with np.errstate(divide="ignore"):
             log_weights = np.log(weights)
         k, d = means.shape
-        if self.covariance_type in ("full", "tied"):
-            tied = self.covariance_type == "tied"
-            center = weights @ means
-            block = block_rows(data.n_samples, k, d, 1 if tied else k)
-            nk, s1, s2, ll, ch = gauss_pass_full(
-                data.X, data.w, log_weights, means, prec, log_det, mode, seed, stream, labels,
-                block, tied, center,
-            )
-            stats = (nk, s1, s2, center)
-        else:
-            block = block_rows(data.n_samples, k, d, 0)
-            nk, s1, s2, ll, ch = gauss_pass_diag(
-                data.X, data.w, log_weights, means, prec, log_det, mode, seed, stream, labels, block
-            )
-            stats = (nk, s1, s2, None)
-        return stats, ll, ch
+        full = self.covariance_type in ("full", "tied")
+        tied = self.covariance_type == "tied"
+        center = weights @ means
+        block = block_rows(data.n_samples, k, d, (1 if tied else k) if full else 1)
+        nk, s1, s2, sq, ll, ch = gauss_pass(
+            data.X, data.w, log_weights, means, self._kernel_prec(prec), log_det, full, mode,
+            seed, stream, labels, block, tied, center,
+        )
+        return (nk, s1, s2 if full else sq, center), ll, ch
 
     def _m_step(self, params, stats):
         _, means, cov, prec, _ = params
@@ -479,8 +475,9 @@ class GaussianMixture(EMMixture):
         out_ll = np.empty(n) if ll else EMPTY_F64
         out_resp = np.empty((n, k)) if resp else _EMPTY_2D
         out_lab = np.empty(n, dtype=np.int64) if labels else _EMPTY_I64
-        rows = gauss_rows_full if self.covariance_type in ("full", "tied") else gauss_rows_diag
-        rows(X, log_weights, means, prec, log_det, out_ll, out_resp, out_lab)
+        full = self.covariance_type in ("full", "tied")
+        gauss_rows(X, log_weights, means, self._kernel_prec(prec), log_det, full, out_ll, out_resp,
+                   out_lab)
         return out_ll, out_resp, out_lab
 
     def score_samples(self, X):

@@ -158,10 +158,8 @@ def gaussian_log_density_full(X, means, prec_chol):
     -------
     (n, k) float64 array of ``log N(X[i] | means[c], inv(P_c P_c^T))``.
     """
-    k = means.shape[0]
-    ld = _log_det_tri(prec_chol)
-    out = np.empty((X.shape[0], k))
-    return _gaussian.gauss_log_density_full(X, means, prec_chol, ld, out)
+    out = np.empty((X.shape[0], means.shape[0]))
+    return _gaussian.gauss_log_density(X, means, prec_chol, _log_det_tri(prec_chol), True, out)
 
 
 @kernel
@@ -171,15 +169,16 @@ def gaussian_log_density_tied(X, means, prec_chol):
     p3 = prec_chol.reshape((1, d, d))
     ld = np.full(k, _log_det_tri(p3)[0])
     out = np.empty((X.shape[0], k))
-    return _gaussian.gauss_log_density_full(X, means, p3, ld, out)
+    return _gaussian.gauss_log_density(X, means, p3, ld, True, out)
 
 
 @kernel
 def gaussian_log_density_diag(X, means, prec_chol):
     """As :func:`gaussian_log_density_full` with (k, d) inverse standard deviations."""
+    k, d = means.shape
     ld = np.log(prec_chol).sum(axis=1)
-    out = np.empty((X.shape[0], means.shape[0]))
-    return _gaussian.gauss_log_density_diag(X, means, prec_chol, ld, out)
+    out = np.empty((X.shape[0], k))
+    return _gaussian.gauss_log_density(X, means, prec_chol.reshape((k, 1, d)), ld, False, out)
 
 
 @kernel
@@ -215,11 +214,10 @@ def gaussian_em_step_full(X, sample_weight, weights, means, prec_chol, mode, see
     n_changed : int
     """
     k, d = means.shape
-    ld = _log_det_tri(prec_chol)
-    center = np.zeros(d)
-    nk, s1, s2, ll, ch = _gaussian.gauss_pass_full(
-        X, sample_weight, np.log(weights), means, prec_chol, ld, mode, seed, iteration, labels,
-        _gaussian.block_rows(X.shape[0], k, d, k), False, center)
+    nk, s1, s2, _, ll, ch = _gaussian.gauss_pass(
+        X, sample_weight, np.log(weights), means, prec_chol, _log_det_tri(prec_chol), True,
+        mode, seed, iteration, labels, _gaussian.block_rows(X.shape[0], k, d, k), False,
+        np.zeros(d))
     return nk, s1, s2, ll, ch
 
 
@@ -236,10 +234,9 @@ def gaussian_em_step_tied(X, sample_weight, weights, means, prec_chol, mode, see
     k, d = means.shape
     p3 = prec_chol.reshape((1, d, d))
     ld = np.full(k, _log_det_tri(p3)[0])
-    center = weights @ means
-    nk, s1, s2, ll, ch = _gaussian.gauss_pass_full(
-        X, sample_weight, np.log(weights), means, p3, ld, mode, seed, iteration, labels,
-        _gaussian.block_rows(X.shape[0], k, d, 1), True, center)
+    nk, s1, s2, _, ll, ch = _gaussian.gauss_pass(
+        X, sample_weight, np.log(weights), means, p3, ld, True, mode, seed, iteration, labels,
+        _gaussian.block_rows(X.shape[0], k, d, 1), True, weights @ means)
     return nk, s1, s2[0], ll, ch
 
 
@@ -252,10 +249,11 @@ def gaussian_em_step_diag(X, sample_weight, weights, means, prec_chol, mode, see
     ``s2[c, j] = sum_i w_i r_ic (x_ij - means[c, j])^2``.
     """
     k, d = means.shape
-    ld = np.log(prec_chol).sum(axis=1)
-    return _gaussian.gauss_pass_diag(
-        X, sample_weight, np.log(weights), means, prec_chol, ld, mode, seed, iteration, labels,
-        _gaussian.block_rows(X.shape[0], k, d, 0))
+    nk, s1, _, sq, ll, ch = _gaussian.gauss_pass(
+        X, sample_weight, np.log(weights), means, prec_chol.reshape((k, 1, d)),
+        np.log(prec_chol).sum(axis=1), False, mode, seed, iteration, labels,
+        _gaussian.block_rows(X.shape[0], k, d, 1), False, np.zeros(d))
+    return nk, s1, sq, ll, ch
 
 
 @kernel

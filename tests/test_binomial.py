@@ -360,3 +360,37 @@ def test_fit_allocates_no_samples_by_components_array():
     growth = int(out.stdout.split()[-1])
     n_by_k = 2_000_000 * 8 * 8
     assert growth < n_by_k / 4, f"fit grew peak memory by {growth / 2**20:.1f} MiB"
+
+
+# ---------------------------------------------------------------- repeated rows
+@pytest.mark.parametrize("mode", ["soft", "hard"])
+@pytest.mark.parametrize("init", ["random", "random_from_data"])
+def test_repeated_rows_are_compressed_without_changing_the_fit(monkeypatch, mode, init):
+    import fastem.binomial as fb
+
+    rng = np.random.default_rng(9)
+    T = rng.integers(8, 11, size=(5000, 1))  # per-row trials: part of a row's identity
+    X = rng.binomial(T, rng.choice([0.2, 0.5, 0.8], size=(5000, 2)))
+    w = rng.uniform(0, 2, size=5000)
+    kw = dict(mode=mode, init_params=init, random_state=3, tol=0, max_iter=12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        packed = BinomialMixture(3, **kw).fit(X, T, sample_weight=w)
+        monkeypatch.setattr(fb, "_compress", lambda data: None)
+        plain = BinomialMixture(3, **kw).fit(X, T, sample_weight=w)
+    assert packed.n_distinct_rows_ <= 3 * 11 * 11 < plain.n_distinct_rows_ == 5000
+    np.testing.assert_allclose(packed.probs_, plain.probs_, rtol=1e-10)
+    np.testing.assert_allclose(packed.weights_, plain.weights_, rtol=1e-10)
+    np.testing.assert_allclose(packed.lower_bounds_, plain.lower_bounds_, rtol=1e-10)
+    assert packed.n_iter_ == plain.n_iter_
+
+
+def test_stochastic_and_distinct_rows_are_not_compressed():
+    rng = np.random.default_rng(10)
+    X = rng.binomial(10, 0.4, size=3000)
+    m = BinomialMixture(2, mode="stochastic", max_iter=3, random_state=0).fit(X, 10)
+    assert m.n_distinct_rows_ == 3000
+    Xd = rng.integers(0, 10**6, size=(3000, 1))
+    with pytest.warns(ConvergenceWarning):
+        m = BinomialMixture(2, max_iter=3, random_state=0).fit(Xd, 10**6)
+    assert m.n_distinct_rows_ == 3000

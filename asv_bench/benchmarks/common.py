@@ -9,8 +9,8 @@ Environment variables
 FASTEM_BENCH_PROFILE
     ``full`` (default) or ``small``. ``small`` divides every row count by 100 (and
     the matmul size by 4) so that ``asv check`` and a ``--quick`` run finish fast, e.g.
-    in CI. Results of the two profiles are not comparable: do not mix them in one
-    results directory (use ``--dry-run`` or a separate ``--results-dir``... see README).
+    in CI. Results of the two profiles are not comparable: run the small profile with
+    ``--dry-run`` (nothing saved) or into another results directory (see README).
 """
 
 import functools
@@ -20,10 +20,15 @@ import warnings
 
 import numpy as np
 
+# A missing fastem skips its benchmarks; a fastem that fails to import makes them fail
+# (with the original error) while the scikit-learn/NumPy benchmarks still run.
 try:
     import fastem
-except ImportError:  # pragma: no cover - asv check without the package
+
+    FASTEM_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover
     fastem = None
+    FASTEM_IMPORT_ERROR = exc
 
 PROFILE = os.environ.get("FASTEM_BENCH_PROFILE", "full").strip().lower() or "full"
 if PROFILE not in ("full", "small"):
@@ -163,30 +168,46 @@ def gaussian_init(d, k, covariance_type, seed=0):
     return dict(weights_init=weights.copy(), means_init=means.copy(), precisions_init=prec)
 
 
-def has_fastem_gaussian():
-    return fastem is not None and getattr(fastem, "GaussianMixture", None) is not None
+def _fastem_model(name):
+    """``fastem.<name>``; NotImplementedError (asv: skip) if fastem or the class is
+    missing; the import error itself (asv: failure) if fastem is installed but broken."""
+    if fastem is None:
+        err = FASTEM_IMPORT_ERROR
+        if isinstance(err, ModuleNotFoundError) and err.name == "fastem":
+            raise NotImplementedError("fastem is not installed")
+        raise RuntimeError(f"import fastem failed: {err!r}") from err
+    cls = getattr(fastem, name, None)
+    if cls is None:
+        raise NotImplementedError(f"fastem.{name} does not exist yet")
+    return cls
 
 
 def require(implementation):
-    """Raise NotImplementedError (asv: skip) when ``implementation`` is unavailable."""
+    """Raise NotImplementedError (asv: skip) when ``implementation`` is unavailable.
+
+    ``fastem`` means fastem.GaussianMixture, ``fastem-binomial`` fastem.BinomialMixture.
+    """
     if implementation == "fastem":
-        if not has_fastem_gaussian():
-            raise NotImplementedError("fastem.GaussianMixture does not exist yet")
+        _fastem_model("GaussianMixture")
+    elif implementation == "fastem-binomial":
+        _fastem_model("BinomialMixture")
     elif implementation == "sklearn":
         try:
             import sklearn.mixture  # noqa: F401
         except ImportError:
             raise NotImplementedError("scikit-learn is not installed") from None
-    elif implementation == "fastem-binomial":
-        if fastem is None or getattr(fastem, "BinomialMixture", None) is None:
-            raise NotImplementedError("fastem.BinomialMixture is missing")
+
+
+_WARMED_UP = []
 
 
 def warmup_fastem():
-    """``fastem.warmup()`` (compile every kernel ahead of time) if fastem has it."""
+    """``fastem.warmup()`` (compile, or load from the on-disk cache, every kernel) once per
+    process, if fastem has it."""
     fn = getattr(fastem, "warmup", None) if fastem is not None else None
-    if fn is not None:
+    if fn is not None and not _WARMED_UP:
         fn()
+        _WARMED_UP.append(True)
 
 
 def gaussian_estimator(implementation, d, k, covariance_type, *, mode="soft", max_iter=5,

@@ -66,12 +66,7 @@ class Startup:
     timeout = 1200
 
     def setup(self, model, cache):
-        if C.fastem is None:
-            raise NotImplementedError("fastem is not importable")
-        if model == "gaussian":
-            require_gaussian = getattr(C.fastem, "GaussianMixture", None)
-            if require_gaussian is None:
-                raise NotImplementedError("fastem.GaussianMixture does not exist yet")
+        C.require("fastem" if model == "gaussian" else "fastem-binomial")
         if cache == "warm":
             # Same interpreter and environment as the timed process.
             subprocess.run([sys.executable, "-c", snippet(model, "warm")], check=True,

@@ -229,3 +229,27 @@ def check_counts(X, T):
             if x > t:
                 return 7, i, j
     return 0, -1, -1
+
+
+@kernel
+def row_code_weights(X, T, w, x_radix, t_radix, n_codes):
+    """Sum of row weights per distinct row, rows encoded in mixed radix.
+
+    A row's code is built from its counts (radix ``x_radix[j]`` = max count + 1) and, when
+    trials vary by row (``T`` has n rows), its trials (radix ``t_radix[j]``).  Returns a
+    float64 table of length ``n_codes`` (weight per code; weight-0 rows add nothing).
+    """
+    n, d = X.shape
+    has_w = w.shape[0] > 0
+    per_row_t = T.shape[0] > 1
+    td = 1 if T.shape[1] > 1 else 0
+    table = np.zeros(n_codes)
+    for i in range(n):
+        code = 0
+        for j in range(d):
+            code = code * x_radix[j] + np.int64(X[i, j])
+        if per_row_t:
+            for j in range(T.shape[1]):
+                code = code * t_radix[j] + np.int64(T[i, j * td])
+        table[code] += w[i] if has_w else 1.0
+    return table

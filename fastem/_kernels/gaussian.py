@@ -5,7 +5,7 @@ Two density forms cover the four covariance types:
 * "full" form: ``prec_chol`` (kp, d, d) upper-triangular Cholesky factors of the
   precisions (precision = P @ P.T, scikit-learn's convention), kp = k for "full" and
   kp = 1 for "tied" (shared);
-* "diag" form: ``prec`` (k, d) inverse standard deviations; "spherical" passes each
+* "diag" form: ``prec`` (k, 1, d) inverse standard deviations; "spherical" passes each
   component's single value repeated over the d columns.
 
 ``log_det`` (k,) holds ``sum_j log P_jj`` per component.  The log density is
@@ -23,7 +23,8 @@ import math
 import numpy as np
 from numba import prange
 
-from ._common import FIXED, logsumexp_row, mode_weights
+from ._vmath import exp_nonpos
+from .rng import uniform, uniforms4
 from ._jit import kernel
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -41,218 +42,310 @@ def block_rows(n, k, d, ks):
     return max(256, (n + nb_max - 1) // nb_max)
 
 
-@kernel(inline="always")
-def _full_log_joint(X, i, log_weights, means, prec_chol, log_det, pk, diff, y, buf):
-    k, d = means.shape
-    half_const = -0.5 * d * LOG_2PI
-    for c in range(k):
-        cc = c * pk
-        for j in range(d):
-            diff[c, j] = X[i, j] - means[c, j]
-            y[j] = 0.0
-        for l in range(d):
-            dl = diff[c, l]
-            for j in range(l, d):
-                y[j] += dl * prec_chol[cc, l, j]
-        maha = 0.0
-        for j in range(d):
-            maha += y[j] * y[j]
-        buf[c] = log_weights[c] + half_const + log_det[c] - 0.5 * maha
+CHUNK = 64  # rows transposed into a (d, CHUNK) tile so every inner loop runs over rows
 
 
 @kernel(inline="always")
-def _diag_log_joint(X, i, log_weights, means, prec, log_det, diff, buf):
-    k, d = means.shape
+def _load_chunk(X, start, m, XT):
+    d = X.shape[1]
+    for r in range(m):
+        for j in range(d):
+            XT[j, r] = X[start + r, j]
+
+
+@kernel(inline="always")
+def _chunk_diff(XT, m, means, c, D):
+    for j in range(XT.shape[0]):
+        mu = means[c, j]
+        for r in range(m):
+            D[j, r] = XT[j, r] - mu
+
+
+@kernel(inline="always")
+def _chunk_log_joint(XT, m, log_weights, means, prec, log_det, full, pk, D, Y, L):
+    """L[c, :m] = log w_c + log N(x | mu_c, .) for the chunk; D, Y are (d, CHUNK) scratch."""
+    d = XT.shape[0]
+    k = means.shape[0]
     half_const = -0.5 * d * LOG_2PI
     for c in range(k):
-        maha = 0.0
-        for j in range(d):
-            t = X[i, j] - means[c, j]
-            diff[c, j] = t
-            t *= prec[c, j]
-            maha += t * t
-        buf[c] = log_weights[c] + half_const + log_det[c] - 0.5 * maha
+        _chunk_diff(XT, m, means, c, D)
+        base = log_weights[c] + half_const + log_det[c]
+        for r in range(m):
+            L[c, r] = 0.0
+        if full:
+            cc = c * pk
+            for j in range(d):
+                for r in range(m):
+                    Y[j, r] = 0.0
+            for l in range(d):
+                for j in range(l, d):
+                    p = prec[cc, l, j]
+                    for r in range(m):
+                        Y[j, r] += D[l, r] * p
+            for j in range(d):
+                for r in range(m):
+                    L[c, r] += Y[j, r] * Y[j, r]
+        else:
+            for j in range(d):
+                p = prec[c, 0, j]
+                for r in range(m):
+                    t = D[j, r] * p
+                    L[c, r] += t * t
+        for r in range(m):
+            L[c, r] = base - 0.5 * L[c, r]
+
+
+@kernel(inline="always")
+def _chunk_posterior(L, m, k, mx, acc, bits):
+    """Turn L[:, :m] into exp(L - max) in place; acc = row sums, returns nothing.
+
+    The row's log-likelihood is then mx + log(acc) and its posterior L / acc.
+    """
+    for r in range(m):
+        mx[r] = L[0, r]
+    for c in range(1, k):
+        for r in range(m):
+            mx[r] = max(mx[r], L[c, r])
+    for r in range(m):
+        acc[r] = 0.0
+    for c in range(k):
+        row = L[c]
+        for r in range(m):
+            row[r] -= mx[r]
+        exp_nonpos(row, m, bits)
+        for r in range(m):
+            acc[r] += row[r]
+
+
+@kernel(inline="always")
+def _chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels, track, mx, acc):
+    """Overwrite L[:, :m] (exp(L - max), row sums acc) with w_i times the mode's weights.
+
+    Returns (sum_i w_i loglik_i, n_changed) over the chunk.
+    """
+    ll = 0.0
+    for r in range(m):
+        lse = mx[r] + math.log(acc[r])
+        wi = w[start + r] if has_w else 1.0
+        ll += wi * lse
+        mx[r] = wi / acc[r]  # reuse: scale turning exp(L - max) into w_i * posterior
+    ch = 0
+    if mode == 0:  # SOFT
+        if track:  # labels on request: the argmax is the first entry equal to exp(0) = 1
+            for r in range(m):
+                pick = 0
+                while L[pick, r] < 1.0:
+                    pick += 1
+                i = start + r
+                if labels[i] != pick:
+                    if mx[r] != 0.0:
+                        ch += 1
+                    labels[i] = pick
+        for c in range(k):
+            for r in range(m):
+                L[c, r] *= mx[r]
+        return ll, ch
+    for r in range(m):
+        i = start + r
+        scale = mx[r]
+        if mode == 4:  # FIXED
+            pick = labels[i]
+        elif mode == 1:  # HARD: first maximum
+            pick = 0
+            best = L[0, r]
+            for c in range(1, k):
+                if L[c, r] > best:
+                    best = L[c, r]
+                    pick = c
+        elif mode == 2:  # STOCHASTIC: inverse CDF of the posterior at a keyed uniform
+            u = uniform(seed, stream, i) * acc[r]
+            cum = 0.0
+            pick = 0
+            for c in range(k):
+                p = L[c, r]
+                if p > 0.0:
+                    pick = c
+                cum += p
+                if cum > u:
+                    break
+        else:  # RANDOM responsibilities for initialisation
+            tot = 0.0
+            for g in range(0, k, 4):
+                u0, u1, u2, u3 = uniforms4(seed, stream, i, g // 4)
+                L[g, r] = u0
+                if g + 1 < k:
+                    L[g + 1, r] = u1
+                if g + 2 < k:
+                    L[g + 2, r] = u2
+                if g + 3 < k:
+                    L[g + 3, r] = u3
+            for c in range(k):
+                tot += L[c, r]
+            wi = w[i] if has_w else 1.0
+            for c in range(k):
+                L[c, r] *= wi / tot
+            continue
+        if track and labels[i] != pick:
+            if scale != 0.0:  # a weight-0 row is a removed row: its label does not count
+                ch += 1
+            labels[i] = pick
+        wi = w[i] if has_w else 1.0
+        for c in range(k):
+            L[c, r] = 0.0
+        L[pick, r] = wi
+    return ll, ch
 
 
 @kernel(parallel=True)
-def gauss_pass_full(X, w, log_weights, means, prec_chol, log_det, mode, seed, stream, labels,
-                    block, tied, center):
-    """One EM pass for full/tied covariances; returns (nk, s1, s2, loglik, n_changed).
+def gauss_pass(X, w, log_weights, means, prec, log_det, full, mode, seed, stream, labels,
+               block, tied, center):
+    """One EM pass over X; returns (nk, s1, s2, loglik, n_changed).
 
-    ``s2`` is (k, d, d) about each component's mean, or (1, d, d) about ``center``
-    when ``tied``; only the upper triangle is accumulated, then mirrored.
+    ``full``: ``prec`` is (kp, d, d) upper-triangular Cholesky factors of the precisions
+    (kp = 1 when ``tied``); otherwise (k, 1, d) inverse standard deviations (one array
+    rank for both forms keeps a single compiled specialisation per dtype).  ``s2`` is
+    (k, d, d) about each component's mean (full), (1, d, d) about ``center`` (tied), or
+    (k, d) squares (diagonal forms).  Rows go through in chunks of CHUNK transposed
+    rows, so the inner loops run over rows and vectorise.
     """
     n, d = X.shape
     k = means.shape[0]
-    pk = 1 if prec_chol.shape[0] > 1 else 0
-    ks = 1 if tied else k
+    pk = 1 if (full and prec.shape[0] > 1) else 0
+    ks = (1 if tied else k) if full else 0
     has_w = w.shape[0] > 0
     track = labels.shape[0] > 0
     nb = (n + block - 1) // block
     p_nk = np.zeros((nb, k))
     p_s1 = np.zeros((nb, k, d))
     p_s2 = np.zeros((nb, ks, d, d))
+    p_sq = np.zeros((nb, k if not full else 0, d))
     p_ll = np.zeros(nb)
     p_ch = np.zeros(nb, dtype=np.int64)
     for b in prange(nb):
-        buf = np.empty(k)
-        resp = np.empty(k)
-        diff = np.empty((k, d))
-        y = np.empty(d)
+        XT = np.empty((d, CHUNK))
+        D = np.empty((d, CHUNK))
+        Y = np.empty((d, CHUNK))
+        L = np.empty((k, CHUNK))
+        mx = np.empty(CHUNK)
+        acc = np.empty(CHUNK)
+        bits = np.empty(CHUNK, dtype=np.int64)
         ll = 0.0
         ch = 0
-        for i in range(b * block, min(n, (b + 1) * block)):
-            wi = w[i] if has_w else 1.0
-            _full_log_joint(X, i, log_weights, means, prec_chol, log_det, pk, diff, y, buf)
-            lse, am = logsumexp_row(buf, k)
-            ll += wi * lse
-            given = labels[i] if mode == FIXED else 0
-            lab = mode_weights(buf, k, lse, am, mode, seed, stream, i, given, resp)
-            if track and labels[i] != lab:
-                if wi != 0.0:  # a weight-0 row is a removed row: its label does not count
-                    ch += 1
-                labels[i] = lab
+        stop = min(n, (b + 1) * block)
+        for start in range(b * block, stop, CHUNK):
+            m = min(CHUNK, stop - start)
+            _load_chunk(X, start, m, XT)
+            _chunk_log_joint(XT, m, log_weights, means, prec, log_det, full, pk, D, Y, L)
+            _chunk_posterior(L, m, k, mx, acc, bits)
+            cll, cch = _chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels,
+                                      track, mx, acc)
+            ll += cll
+            ch += cch
+            # Statistics about each component's current mean; L now holds w_i * r_ic.
             for c in range(k):
-                r = wi * resp[c]
-                if r != 0.0:
-                    p_nk[b, c] += r
+                R = L[c]
+                s = 0.0
+                for r in range(m):
+                    s += R[r]
+                if s == 0.0:
+                    continue
+                p_nk[b, c] += s
+                _chunk_diff(XT, m, means, c, D)
+                for j in range(d):
+                    t = 0.0
+                    for r in range(m):
+                        Y[j, r] = R[r] * D[j, r]
+                        t += Y[j, r]
+                    p_s1[b, c, j] += t
+                if full and not tied:
                     for j in range(d):
-                        rd = r * diff[c, j]
-                        p_s1[b, c, j] += rd
-                        if not tied:
-                            for l in range(j, d):
-                                p_s2[b, c, j, l] += rd * diff[c, l]
-            if tied and wi != 0.0:
+                        for l in range(j, d):
+                            t = 0.0
+                            for r in range(m):
+                                t += Y[j, r] * D[l, r]
+                            p_s2[b, c, j, l] += t
+                elif not full:
+                    for j in range(d):
+                        t = 0.0
+                        for r in range(m):
+                            t += Y[j, r] * D[j, r]
+                        p_sq[b, c, j] += t
+            if tied:
                 for j in range(d):
-                    y[j] = X[i, j] - center[j]
+                    z = center[j]
+                    for r in range(m):
+                        D[j, r] = XT[j, r] - z
+                        Y[j, r] = D[j, r] * (w[start + r] if has_w else 1.0)
                 for j in range(d):
-                    wy = wi * y[j]
                     for l in range(j, d):
-                        p_s2[b, 0, j, l] += wy * y[l]
+                        t = 0.0
+                        for r in range(m):
+                            t += Y[j, r] * D[l, r]
+                        p_s2[b, 0, j, l] += t
         p_ll[b] = ll
         p_ch[b] = ch
     nk = np.zeros(k)
     s1 = np.zeros((k, d))
     s2 = np.zeros((ks, d, d))
+    sq = np.zeros((k if not full else 0, d))
     ll = 0.0
     ch = 0
     for b in range(nb):  # fixed order: independent of the thread count
         nk += p_nk[b]
         s1 += p_s1[b]
         s2 += p_s2[b]
+        sq += p_sq[b]
         ll += p_ll[b]
         ch += p_ch[b]
     for c in range(ks):
         for j in range(d):
             for l in range(j + 1, d):
                 s2[c, l, j] = s2[c, j, l]
-    return nk, s1, s2, ll, ch
+    return nk, s1, s2, sq, ll, ch
 
 
 @kernel(parallel=True)
-def gauss_pass_diag(X, w, log_weights, means, prec, log_det, mode, seed, stream, labels, block):
-    """One EM pass for diag/spherical covariances; returns (nk, s1, s2 (k, d), loglik, n_changed)."""
-    n, d = X.shape
-    k = means.shape[0]
-    has_w = w.shape[0] > 0
-    track = labels.shape[0] > 0
-    nb = (n + block - 1) // block
-    p_nk = np.zeros((nb, k))
-    p_s1 = np.zeros((nb, k, d))
-    p_s2 = np.zeros((nb, k, d))
-    p_ll = np.zeros(nb)
-    p_ch = np.zeros(nb, dtype=np.int64)
-    for b in prange(nb):
-        buf = np.empty(k)
-        resp = np.empty(k)
-        diff = np.empty((k, d))
-        ll = 0.0
-        ch = 0
-        for i in range(b * block, min(n, (b + 1) * block)):
-            wi = w[i] if has_w else 1.0
-            _diag_log_joint(X, i, log_weights, means, prec, log_det, diff, buf)
-            lse, am = logsumexp_row(buf, k)
-            ll += wi * lse
-            given = labels[i] if mode == FIXED else 0
-            lab = mode_weights(buf, k, lse, am, mode, seed, stream, i, given, resp)
-            if track and labels[i] != lab:
-                if wi != 0.0:  # a weight-0 row is a removed row: its label does not count
-                    ch += 1
-                labels[i] = lab
-            for c in range(k):
-                r = wi * resp[c]
-                if r != 0.0:
-                    p_nk[b, c] += r
-                    for j in range(d):
-                        rd = r * diff[c, j]
-                        p_s1[b, c, j] += rd
-                        p_s2[b, c, j] += rd * diff[c, j]
-        p_ll[b] = ll
-        p_ch[b] = ch
-    nk = np.zeros(k)
-    s1 = np.zeros((k, d))
-    s2 = np.zeros((k, d))
-    ll = 0.0
-    ch = 0
-    for b in range(nb):
-        nk += p_nk[b]
-        s1 += p_s1[b]
-        s2 += p_s2[b]
-        ll += p_ll[b]
-        ch += p_ch[b]
-    return nk, s1, s2, ll, ch
-
-
-@kernel(parallel=True)
-def gauss_rows_full(X, log_weights, means, prec_chol, log_det, out_ll, out_resp, out_labels):
+def gauss_rows(X, log_weights, means, prec, log_det, full, out_ll, out_resp, out_labels):
     """Per-row log-likelihood (n,), posterior (n, k), argmax (n,); empty outputs are skipped."""
     n, d = X.shape
     k = means.shape[0]
-    pk = 1 if prec_chol.shape[0] > 1 else 0
+    pk = 1 if (full and prec.shape[0] > 1) else 0
     want_ll = out_ll.shape[0] > 0
     want_resp = out_resp.shape[0] > 0
     want_lab = out_labels.shape[0] > 0
-    block = 512
+    block = 16 * CHUNK
     nb = (n + block - 1) // block
     for b in prange(nb):
-        buf = np.empty(k)
-        diff = np.empty((k, d))
-        y = np.empty(d)
-        for i in range(b * block, min(n, (b + 1) * block)):
-            _full_log_joint(X, i, log_weights, means, prec_chol, log_det, pk, diff, y, buf)
-            lse, am = logsumexp_row(buf, k)
-            if want_ll:
-                out_ll[i] = lse
-            if want_resp:
-                for c in range(k):
-                    out_resp[i, c] = math.exp(buf[c] - lse)
+        XT = np.empty((d, CHUNK))
+        D = np.empty((d, CHUNK))
+        Y = np.empty((d, CHUNK))
+        L = np.empty((k, CHUNK))
+        mx = np.empty(CHUNK)
+        acc = np.empty(CHUNK)
+        bits = np.empty(CHUNK, dtype=np.int64)
+        stop = min(n, (b + 1) * block)
+        for start in range(b * block, stop, CHUNK):
+            m = min(CHUNK, stop - start)
+            _load_chunk(X, start, m, XT)
+            _chunk_log_joint(XT, m, log_weights, means, prec, log_det, full, pk, D, Y, L)
             if want_lab:
-                out_labels[i] = am
-
-
-@kernel(parallel=True)
-def gauss_rows_diag(X, log_weights, means, prec, log_det, out_ll, out_resp, out_labels):
-    """Per-row outputs for diag/spherical covariances (see :func:`gauss_rows_full`)."""
-    n, d = X.shape
-    k = means.shape[0]
-    want_ll = out_ll.shape[0] > 0
-    want_resp = out_resp.shape[0] > 0
-    want_lab = out_labels.shape[0] > 0
-    block = 512
-    nb = (n + block - 1) // block
-    for b in prange(nb):
-        buf = np.empty(k)
-        diff = np.empty((k, d))
-        for i in range(b * block, min(n, (b + 1) * block)):
-            _diag_log_joint(X, i, log_weights, means, prec, log_det, diff, buf)
-            lse, am = logsumexp_row(buf, k)
-            if want_ll:
-                out_ll[i] = lse
-            if want_resp:
-                for c in range(k):
-                    out_resp[i, c] = math.exp(buf[c] - lse)
-            if want_lab:
-                out_labels[i] = am
+                for r in range(m):
+                    pick = 0
+                    best = L[0, r]
+                    for c in range(1, k):
+                        if L[c, r] > best:
+                            best = L[c, r]
+                            pick = c
+                    out_labels[start + r] = pick
+            if want_ll or want_resp:
+                _chunk_posterior(L, m, k, mx, acc, bits)
+                for r in range(m):
+                    if want_ll:
+                        out_ll[start + r] = mx[r] + math.log(acc[r])
+                    if want_resp:
+                        inv = 1.0 / acc[r]
+                        for c in range(k):
+                            out_resp[start + r, c] = L[c, r] * inv
 
 
 @kernel
@@ -402,32 +495,23 @@ def check_finite(X):
 
 
 @kernel(parallel=True)
-def gauss_log_density_full(X, means, prec_chol, log_det, out):
-    """``out[i, c]`` = log N(x_i | mean_c, (P_c P_c^T)^-1), full or (kp = 1) tied form."""
+def gauss_log_density(X, means, prec, log_det, full, out):
+    """``out[i, c]`` = log N(x_i | mean_c, .) in the form given by ``full`` (see gauss_pass)."""
     n, d = X.shape
     k = means.shape[0]
-    pk = 1 if prec_chol.shape[0] > 1 else 0
+    pk = 1 if (full and prec.shape[0] > 1) else 0
     zero = np.zeros(k)
-    for i in prange(n):
-        buf = np.empty(k)
-        diff = np.empty((k, d))
-        y = np.empty(d)
-        _full_log_joint(X, i, zero, means, prec_chol, log_det, pk, diff, y, buf)
-        for c in range(k):
-            out[i, c] = buf[c]
-    return out
-
-
-@kernel(parallel=True)
-def gauss_log_density_diag(X, means, prec, log_det, out):
-    """``out[i, c]`` = log N(x_i | mean_c, diag(1 / prec_c^2))."""
-    n, d = X.shape
-    k = means.shape[0]
-    zero = np.zeros(k)
-    for i in prange(n):
-        buf = np.empty(k)
-        diff = np.empty((k, d))
-        _diag_log_joint(X, i, zero, means, prec, log_det, diff, buf)
-        for c in range(k):
-            out[i, c] = buf[c]
+    nb = (n + CHUNK - 1) // CHUNK
+    for b in prange(nb):
+        XT = np.empty((d, CHUNK))
+        D = np.empty((d, CHUNK))
+        Y = np.empty((d, CHUNK))
+        L = np.empty((k, CHUNK))
+        start = b * CHUNK
+        m = min(CHUNK, n - start)
+        _load_chunk(X, start, m, XT)
+        _chunk_log_joint(XT, m, zero, means, prec, log_det, full, pk, D, Y, L)
+        for r in range(m):
+            for c in range(k):
+                out[start + r, c] = L[c, r]
     return out
