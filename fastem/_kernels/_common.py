@@ -78,3 +78,37 @@ def mode_weights(buf, k, lse, am, mode, seed, stream, row, given, resp):
     resp[pick] = 1.0
     return pick
 
+
+
+# Helpers for parallel kernels. Inside a parallel=True function Numba turns every array
+# expression (np.zeros, a += b[i], np.log(a)) into its own parallel region with a fork and
+# a join; a few hundred of those per pass cost milliseconds, and with GNU OpenMP's default
+# busy-waiting on a loaded machine, seconds. Serial functions compile to plain loops.
+@kernel
+def zeros(shape):
+    """Zero-filled float64 array, allocated outside any parallel region."""
+    return np.zeros(shape)
+
+
+@kernel
+def izeros(n):
+    return np.zeros(n, dtype=np.int64)
+
+
+@kernel
+def sum_blocks(p):
+    """Sum over the first axis, block 0 first: the same order whatever the thread count."""
+    nb = p.shape[0]
+    flat = p.reshape((nb, -1))
+    m = flat.shape[1]
+    out = np.zeros(m, dtype=p.dtype)
+    for b in range(nb):
+        for j in range(m):
+            out[j] += flat[b, j]
+    return out.reshape(p.shape[1:])
+
+
+@kernel
+def log_pq(probs):
+    """(log p, log(1 - p)) for a (k, d) array of probabilities."""
+    return np.log(probs), np.log1p(-probs)

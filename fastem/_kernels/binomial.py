@@ -11,7 +11,7 @@ import math
 import numpy as np
 from numba import prange
 
-from ._common import HARD, logsumexp_row, mode_weights
+from ._common import izeros, log_pq, logsumexp_row, mode_weights, sum_blocks, zeros
 from ._jit import kernel
 
 BLOCK = 4096  # rows per parallel block; fixed, so results never depend on the thread count
@@ -52,18 +52,17 @@ def binomial_pass(X, T, w, log_weights, probs, mode, seed, stream, labels, block
     """
     n, d = X.shape
     k = probs.shape[0]
-    lp = np.log(probs)
-    lq = np.log1p(-probs)
+    lp, lq = log_pq(probs)
     tn = 1 if T.shape[0] > 1 else 0
     td = 1 if T.shape[1] > 1 else 0
     has_w = w.shape[0] > 0
     track = labels.shape[0] > 0
     nb = (n + block - 1) // block
-    p_nk = np.zeros((nb, k))
-    p_sx = np.zeros((nb, k, d))
-    p_st = np.zeros((nb, k, d))
-    p_ll = np.zeros(nb)
-    p_ch = np.zeros(nb, dtype=np.int64)
+    p_nk = zeros((nb, k))
+    p_sx = zeros((nb, k, d))
+    p_st = zeros((nb, k, d))
+    p_ll = zeros((nb,))
+    p_ch = izeros(nb)
     for b in prange(nb):
         buf = np.empty(k)
         resp = np.empty(k)
@@ -90,17 +89,11 @@ def binomial_pass(X, T, w, log_weights, probs, mode, seed, stream, labels, block
         p_ll[b] = ll
         p_ch[b] = ch
     # Fixed-order reduction: the result does not depend on the thread count.
-    nk = np.zeros(k)
-    sx = np.zeros((k, d))
-    st = np.zeros((k, d))
-    ll = 0.0
-    ch = 0
-    for b in range(nb):
-        nk += p_nk[b]
-        sx += p_sx[b]
-        st += p_st[b]
-        ll += p_ll[b]
-        ch += p_ch[b]
+    nk = sum_blocks(p_nk)
+    sx = sum_blocks(p_sx)
+    st = sum_blocks(p_st)
+    ll = sum_blocks(p_ll)[()]
+    ch = sum_blocks(p_ch)[()]
     return nk, sx, st, ll, ch
 
 
@@ -113,8 +106,7 @@ def binomial_rows(X, T, log_weights, probs, with_coef, out_ll, out_resp, out_lab
     """
     n, d = X.shape
     k = probs.shape[0]
-    lp = np.log(probs)
-    lq = np.log1p(-probs)
+    lp, lq = log_pq(probs)
     tn = 1 if T.shape[0] > 1 else 0
     td = 1 if T.shape[1] > 1 else 0
     want_ll = out_ll.shape[0] > 0
@@ -144,7 +136,7 @@ def binomial_log_coef_sum(X, T, w, block):
     td = 1 if T.shape[1] > 1 else 0
     has_w = w.shape[0] > 0
     nb = (n + block - 1) // block
-    part = np.zeros(nb)
+    part = zeros((nb,))
     for b in prange(nb):
         s = 0.0
         for i in range(b * block, min(n, (b + 1) * block)):
@@ -152,10 +144,7 @@ def binomial_log_coef_sum(X, T, w, block):
             if wi != 0.0:
                 s += wi * _log_coef_row(X, T, i, tn, td)
         part[b] = s
-    tot = 0.0
-    for b in range(nb):
-        tot += part[b]
-    return tot
+    return sum_blocks(part)[()]
 
 
 @kernel(parallel=True)
@@ -163,11 +152,10 @@ def binomial_log_density(X, T, probs, out):
     """``out[i, c] = sum_j log Binom(x_ij | t_ij, probs[c, j])`` (coefficients included)."""
     n, d = X.shape
     k = probs.shape[0]
-    lp = np.log(probs)
-    lq = np.log1p(-probs)
+    lp, lq = log_pq(probs)
     tn = 1 if T.shape[0] > 1 else 0
     td = 1 if T.shape[1] > 1 else 0
-    zero = np.zeros(k)
+    zero = zeros((k,))
     for i in prange(n):
         buf = np.empty(k)
         _log_joint(X, T, i, tn, td, zero, lp, lq, buf)

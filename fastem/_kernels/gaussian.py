@@ -23,6 +23,7 @@ import math
 import numpy as np
 from numba import prange
 
+from ._common import izeros, sum_blocks, zeros
 from ._vmath import exp_nonpos
 from .rng import uniform, uniforms4
 from ._jit import kernel
@@ -215,12 +216,12 @@ def gauss_pass(X, w, log_weights, means, prec, log_det, full, mode, seed, stream
     has_w = w.shape[0] > 0
     track = labels.shape[0] > 0
     nb = (n + block - 1) // block
-    p_nk = np.zeros((nb, k))
-    p_s1 = np.zeros((nb, k, d))
-    p_s2 = np.zeros((nb, ks, d, d))
-    p_sq = np.zeros((nb, k if not full else 0, d))
-    p_ll = np.zeros(nb)
-    p_ch = np.zeros(nb, dtype=np.int64)
+    p_nk = zeros((nb, k))
+    p_s1 = zeros((nb, k, d))
+    p_s2 = zeros((nb, ks, d, d))
+    p_sq = zeros((nb, k if not full else 0, d))
+    p_ll = zeros((nb,))
+    p_ch = izeros(nb)
     for b in prange(nb):
         XT = np.empty((d, CHUNK))
         D = np.empty((d, CHUNK))
@@ -284,19 +285,13 @@ def gauss_pass(X, w, log_weights, means, prec, log_det, full, mode, seed, stream
                         p_s2[b, 0, j, l] += t
         p_ll[b] = ll
         p_ch[b] = ch
-    nk = np.zeros(k)
-    s1 = np.zeros((k, d))
-    s2 = np.zeros((ks, d, d))
-    sq = np.zeros((k if not full else 0, d))
-    ll = 0.0
-    ch = 0
-    for b in range(nb):  # fixed order: independent of the thread count
-        nk += p_nk[b]
-        s1 += p_s1[b]
-        s2 += p_s2[b]
-        sq += p_sq[b]
-        ll += p_ll[b]
-        ch += p_ch[b]
+    # Fixed-order reduction: the result does not depend on the thread count.
+    nk = sum_blocks(p_nk)
+    s1 = sum_blocks(p_s1)
+    s2 = sum_blocks(p_s2)
+    sq = sum_blocks(p_sq)
+    ll = sum_blocks(p_ll)[()]
+    ch = sum_blocks(p_ch)[()]
     for c in range(ks):
         for j in range(d):
             for l in range(j + 1, d):
@@ -500,7 +495,7 @@ def gauss_log_density(X, means, prec, log_det, full, out):
     n, d = X.shape
     k = means.shape[0]
     pk = 1 if (full and prec.shape[0] > 1) else 0
-    zero = np.zeros(k)
+    zero = zeros((k,))
     nb = (n + CHUNK - 1) // CHUNK
     for b in prange(nb):
         XT = np.empty((d, CHUNK))

@@ -3,6 +3,7 @@
 import numpy as np
 from numba import prange
 
+from ._common import izeros, sum_blocks, zeros
 from ._jit import kernel
 
 
@@ -97,10 +98,10 @@ def lloyd_pass(X, w, centers, labels, block):
     k = centers.shape[0]
     has_w = w.shape[0] > 0
     nb = (n + block - 1) // block
-    p_cnt = np.zeros((nb, k))
-    p_sum = np.zeros((nb, k, d))
-    p_in = np.zeros(nb)
-    p_ch = np.zeros(nb, dtype=np.int64)
+    p_cnt = zeros((nb, k))
+    p_sum = zeros((nb, k, d))
+    p_in = zeros((nb,))
+    p_ch = izeros(nb)
     for b in prange(nb):
         inertia = 0.0
         ch = 0
@@ -122,16 +123,20 @@ def lloyd_pass(X, w, centers, labels, block):
                 p_sum[b, am, j] += wi * X[i, j]
         p_in[b] = inertia
         p_ch[b] = ch
-    cnt = np.zeros(k)
-    sums = np.zeros((k, d))
-    inertia = 0.0
-    ch = 0
-    for b in range(nb):
-        cnt += p_cnt[b]
-        sums += p_sum[b]
-        inertia += p_in[b]
-        ch += p_ch[b]
+    cnt = sum_blocks(p_cnt)
+    sums = sum_blocks(p_sum)
+    inertia = sum_blocks(p_in)[()]
+    ch = sum_blocks(p_ch)[()]
     return cnt, sums, inertia, ch
+
+
+@kernel
+def _finish_mean(p, pw):
+    tot = sum_blocks(pw)[()]
+    mean = sum_blocks(p)
+    for j in range(mean.shape[0]):
+        mean[j] /= tot
+    return mean, tot
 
 
 @kernel(parallel=True)
@@ -140,28 +145,23 @@ def column_moments(X, w, block):
     n, d = X.shape
     has_w = w.shape[0] > 0
     nb = (n + block - 1) // block
-    p = np.zeros((nb, d))
-    pw = np.zeros(nb)
+    p = zeros((nb, d))
+    pw = zeros((nb,))
     for b in prange(nb):
         for i in range(b * block, min(n, (b + 1) * block)):
             wi = w[i] if has_w else 1.0
             pw[b] += wi
             for j in range(d):
                 p[b, j] += wi * X[i, j]
-    tot = 0.0
-    mean = np.zeros(d)
-    for b in range(nb):
-        tot += pw[b]
-        mean += p[b]
-    mean /= tot
-    q = np.zeros((nb, d))
+    mean, tot = _finish_mean(p, pw)
+    q = zeros((nb, d))
     for b in prange(nb):
         for i in range(b * block, min(n, (b + 1) * block)):
             wi = w[i] if has_w else 1.0
             for j in range(d):
                 t = X[i, j] - mean[j]
                 q[b, j] += wi * t * t
-    var = np.zeros(d)
-    for b in range(nb):
-        var += q[b]
-    return mean, var / tot
+    var = sum_blocks(q)
+    for j in range(d):
+        var[j] /= tot
+    return mean, var
