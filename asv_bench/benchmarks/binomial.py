@@ -102,7 +102,7 @@ def _fastem(mode="soft", max_iter=MAX_ITER):
 
 
 def _warm_fastem(X, trials, mode="soft"):
-    C.warmup_fastem()
+    C.warmup_fastem(X.dtype)
     small = X[:5000]
     tr = trials[:5000] if np.ndim(trials) else trials
     m = quiet_fit(_fastem(mode, 2), small, trials=tr)
@@ -182,7 +182,10 @@ class BinomialSpeedRatio:
     of the NumPy soft EM (below 1: fastem faster; lower is better).
 
     fastem: (fit with 5 iterations - fit with 1) / 4, best of 3 each; NumPy: one
-    ``numpy_em_step`` on the full data, best of 3.  Also
+    ``numpy_em_step`` on the full data, best of 3.  Fixed per-fit costs are excluded
+    (fastem may merge repeated rows once per fit, which makes its iterations nearly free
+    on ``coins-10``); ``track_fit_time_ratio_fastem_over_numpy`` is the same ratio for
+    whole 5-iteration fits, fixed costs included.  Also
     ``track_loglik_difference``: |mean log-likelihood of fastem - of NumPy| after 5
     iterations from the same start (a check that both run the same EM; ~1e-12).
     """
@@ -204,6 +207,16 @@ class BinomialSpeedRatio:
         return f / n
 
     track_time_ratio_fastem_over_numpy.unit = "ratio"
+
+    def track_fit_time_ratio_fastem_over_numpy(self, dataset):
+        """Whole 5-iteration fits, fixed per-fit costs included (e.g. fastem's merging of
+        repeated rows, NumPy's gammaln constant), best of 3 each."""
+        f = C.best_of(lambda: quiet_fit(_fastem("soft", MAX_ITER), self.X, trials=self.trials))
+        n = C.best_of(lambda: numpy_fit(self.x, self.t, BINOM_WEIGHTS_INIT, BINOM_PROBS_INIT,
+                                        MAX_ITER))
+        return f / n
+
+    track_fit_time_ratio_fastem_over_numpy.unit = "ratio"
 
     def track_loglik_difference(self, dataset):
         m = quiet_fit(_fastem("soft", MAX_ITER), self.X, trials=self.trials)

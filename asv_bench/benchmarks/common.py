@@ -198,16 +198,30 @@ def require(implementation):
             raise NotImplementedError("scikit-learn is not installed") from None
 
 
-_WARMED_UP = []
+_WARMED_UP = set()
 
 
-def warmup_fastem():
-    """``fastem.warmup()`` (compile, or load from the on-disk cache, every kernel) once per
-    process, if fastem has it."""
+def warmup_fastem(dtype=None):
+    """``fastem.warmup`` (compile, or load from the on-disk cache, every kernel the models
+    use), once per process and dtype, if fastem has it.
+
+    Asks for the one dtype in use and no public kernels when the signature allows
+    (``warmup(dtypes=..., kernels=False)``), else calls ``warmup()``.  With a warm cache
+    this costs well under a second, paid in ``setup`` only.
+    """
     fn = getattr(fastem, "warmup", None) if fastem is not None else None
-    if fn is not None and not _WARMED_UP:
+    key = "all" if dtype is None else np.dtype(dtype).name
+    if fn is None or key in _WARMED_UP or "all" in _WARMED_UP:
+        return
+    try:
+        if dtype is None:
+            fn()
+        else:
+            fn(dtypes=(np.dtype(dtype),), kernels=False)
+    except TypeError:  # another signature
         fn()
-        _WARMED_UP.append(True)
+        key = "all"
+    _WARMED_UP.add(key)
 
 
 def gaussian_estimator(implementation, d, k, covariance_type, *, mode="soft", max_iter=5,
@@ -241,7 +255,7 @@ def warm_gaussian(implementation, X, k, covariance_type, mode="soft"):
     """Fit on a small slice so no timed call includes Numba compilation (or first-call
     import costs of scikit-learn), for this dtype / covariance type / mode."""
     if implementation == "fastem":
-        warmup_fastem()
+        warmup_fastem(X.dtype)
     d = X.shape[1]
     small = X[: max(4 * k, 2000)]
     est = gaussian_estimator(implementation, d, k, covariance_type, mode=mode, max_iter=2)

@@ -11,6 +11,7 @@ own start is not timed; ``import fastem`` and the fit are).
   removes it at the end: what the very first use on a machine costs.
 """
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -47,10 +48,14 @@ _COLD_POST = """
 
 
 def snippet(model, cache):
+    """Code of the timed process.  It imports the same fastem as this process (asv drops
+    PYTHONPATH from the environment of the processes it starts)."""
     body = textwrap.dedent(_FIT[model])
     if cache == "cold":
         body = textwrap.dedent(_COLD_PRE) + body + textwrap.dedent(_COLD_POST)
-    return "import warnings\nwarnings.simplefilter('ignore')\n" + body
+    root = os.path.dirname(os.path.dirname(os.path.abspath(C.fastem.__file__)))
+    head = f"import sys\nsys.path.insert(0, {root!r})\n"
+    return head + "import warnings\nwarnings.simplefilter('ignore')\n" + body
 
 
 class Startup:
