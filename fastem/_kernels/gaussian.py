@@ -131,6 +131,10 @@ def _chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels, track, 
         ll += wi * lse
         mx[r] = wi / acc[r]  # reuse: scale turning exp(L - max) into w_i * posterior
     ch = 0
+    if mode == 2:
+        # Draws first, in a branch-free loop over rows that the vectoriser can take.
+        for r in range(m):
+            acc[r] *= uniform(seed, stream, start + r)
     if mode == 0:  # SOFT
         if track:  # labels on request: the argmax is the first entry equal to exp(0) = 1
             for r in range(m):
@@ -159,7 +163,7 @@ def _chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels, track, 
                     best = L[c, r]
                     pick = c
         elif mode == 2:  # STOCHASTIC: inverse CDF of the posterior at a keyed uniform
-            u = uniform(seed, stream, i) * acc[r]
+            u = acc[r]  # uniform * row sum, drawn above
             cum = 0.0
             pick = 0
             for c in range(k):
