@@ -104,6 +104,8 @@ def _compress(data):
 def _check_trials(trials, X, orig_shape):
     """Return trials as a (1 or n, 1 or d) array of X's dtype, broadcast by index."""
     T = as_float_array(trials, "trials")
+    if len(orig_shape) == 1 and T.shape == (orig_shape[0], 1):
+        T = T.reshape(-1)  # per-row trials as a column, as the message below offers
     try:
         shape = np.broadcast_shapes(T.shape, orig_shape)
     except ValueError:

@@ -394,3 +394,17 @@ def test_stochastic_and_distinct_rows_are_not_compressed():
     with pytest.warns(ConvergenceWarning):
         m = BinomialMixture(2, max_iter=3, random_state=0).fit(Xd, 10**6)
     assert m.n_distinct_rows_ == 3000
+
+
+def test_one_dimensional_counts_take_per_row_trials_as_vector_or_column():
+    X = np.array([3, 7, 1, 9])
+    T = np.array([5, 10, 2, 12])
+    a = BinomialMixture(2, probs_init=[0.3, 0.7], max_iter=3, tol=0)
+    b = BinomialMixture(2, probs_init=[0.3, 0.7], max_iter=3, tol=0)
+    with pytest.warns(ConvergenceWarning):
+        a.fit(X, T)
+    with pytest.warns(ConvergenceWarning):
+        b.fit(X, T[:, None])
+    np.testing.assert_array_equal(a.probs_, b.probs_)
+    with pytest.raises(ValueError, match="cannot exceed trials"):
+        BinomialMixture(2).fit(X, np.array([[5], [10], [2], [8]]))

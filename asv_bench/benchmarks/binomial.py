@@ -147,7 +147,7 @@ class BinomialFit:
     params = [BINOM_DATASETS, ["fastem", "numpy"]]
     param_names = ["dataset", "implementation"]
     number = 1
-    repeat = (1, 5, 20.0)
+    repeat = (1, 3, 15.0)
     min_run_count = 1
     rounds = 1
     warmup_time = 0.0

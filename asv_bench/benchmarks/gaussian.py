@@ -123,7 +123,7 @@ class GaussianFit:
     params = [SHAPE_IDS, COVARIANCE_TYPES, DTYPES, IMPLEMENTATIONS]
     param_names = ["shape", "covariance_type", "dtype", "implementation"]
     number = 1
-    repeat = (1, 5, 20.0)
+    repeat = (1, 3, 10.0)
     min_run_count = 1
     rounds = 1
     warmup_time = 0.0
@@ -210,7 +210,7 @@ class GaussianPredict:
     params = [SHAPE_IDS, COVARIANCE_TYPES, DTYPES, IMPLEMENTATIONS]
     param_names = ["shape", "covariance_type", "dtype", "implementation"]
     number = 1
-    repeat = (1, 10, 10.0)
+    repeat = (1, 5, 4.0)
     min_run_count = 1
     rounds = 1
     warmup_time = 0.0
