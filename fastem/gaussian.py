@@ -339,17 +339,14 @@ class GaussianMixture(EMMixture):
             var = np.full((k, d), float(self.reg_covar))
             cov = {"full": np.repeat(np.diag(var[0])[None], k, axis=0),
                    "tied": np.diag(var[0]), "diag": var, "spherical": var[:, 0]}
-            params = self._checked_covariances(np.full(k, 1.0 / k), means,
-                                               cov[self.covariance_type])
+            params = self._params_from_covariances(np.full(k, 1.0 / k), means,
+                                                   cov[self.covariance_type])
         weights = params[0] if self.weights_init is None else check_weights(self.weights_init, k)
         means = params[1] if self.means_init is None else np.array(self.means_init, np.float64)
         if self.precisions_init is not None:
             cov = self._covariances_from_precisions(self.precisions_init, d)
             return self._params_from_covariances(weights, means, cov)
         return (weights, np.ascontiguousarray(means), *params[2:])
-
-    def _checked_covariances(self, weights, means, covariances):
-        return self._params_from_covariances(weights, means, covariances)
 
     def _kmeanspp(self, data, rows, rng):
         k = self.n_components
@@ -383,10 +380,7 @@ class GaussianMixture(EMMixture):
         return centers, labels
 
     def _current_params(self):
-        return self._internal_params()
-
-    def _internal_params(self):
-        """Kernel parameters from the public attributes (float64)."""
+        """Kernel parameters from the public attributes (float64): warm start and predict."""
         k, d = self.means_.shape
         ct = self.covariance_type
         pc = np.asarray(self.precisions_cholesky_, dtype=np.float64)
@@ -469,7 +463,7 @@ class GaussianMixture(EMMixture):
         check_fitted(self, "means_")
         X = self._check_X(X)
         n, k = X.shape[0], self.n_components
-        weights, means, _, prec, log_det = self._internal_params()
+        weights, means, _, prec, log_det = self._current_params()
         with np.errstate(divide="ignore"):
             log_weights = np.log(weights)
         out_ll = np.empty(n) if ll else EMPTY_F64
