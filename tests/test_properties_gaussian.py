@@ -3,7 +3,7 @@
 import warnings
 
 import numpy as np
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import reference as ref
@@ -40,8 +40,18 @@ def fit(X, k, ct, start, **kw):
 
 @given(problems())
 def test_soft_em_loglik_never_decreases(prob):
+    # Monotonicity is a theorem for exact EM only: reg_covar moves the M-step off the
+    # likelihood's maximiser (hypothesis found a 1.6e-9 relative dip with reg_covar=1e-4).
     X, k, ct, start, _ = prob
-    lb = np.array(fit(X, k, ct, start, tol=0, max_iter=20).lower_bounds_)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            m = GaussianMixture(k, covariance_type=ct, reg_covar=0.0, tol=0, max_iter=20,
+                                **start).fit(X)
+    except ValueError as exc:  # a component collapsed: exact EM is undefined there
+        assume("not positive definite" not in str(exc))
+        raise
+    lb = np.array(m.lower_bounds_)
     assert np.all(np.diff(lb) >= -1e-9 * np.abs(lb[1:])), lb
 
 
