@@ -368,7 +368,8 @@ class BinomialMixture(EMMixture):
         out_lab = np.empty(n, dtype=np.int64) if labels else _EMPTY_I64
         with np.errstate(divide="ignore"):
             log_weights = np.log(self.weights_)
-        binomial_rows(data.X, data.T, log_weights, self.probs_, coef, out_ll, out_resp, out_lab)
+        binomial_rows(data.X, data.T, log_weights, self.probs_, coef, out_ll, out_resp, out_lab,
+                      _EMPTY_2D)
         return out_ll, out_resp, out_lab
 
     def score_samples(self, X, trials=1):

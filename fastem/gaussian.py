@@ -471,7 +471,7 @@ class GaussianMixture(EMMixture):
         out_lab = np.empty(n, dtype=np.int64) if labels else _EMPTY_I64
         full = self.covariance_type in ("full", "tied")
         gauss_rows(X, log_weights, means, self._kernel_prec(prec), log_det, full, out_ll, out_resp,
-                   out_lab)
+                   out_lab, _EMPTY_2D)
         return out_ll, out_resp, out_lab
 
     def score_samples(self, X):

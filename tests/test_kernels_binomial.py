@@ -112,8 +112,12 @@ def test_rows_kernel_matches_reference(dtype):
     X, T, weights, probs = make_data(rng, 45, 2, 3, dtype, "cell")
     n, k = 45, 3
     ll, resp, lab = np.empty(n), np.empty((n, k)), np.empty(n, dtype=np.int64)
-    kb.binomial_rows(X, T, np.log(weights), probs, True, ll, resp, lab)
+    logd = np.empty((n, k))
+    kb.binomial_rows(X, T, np.log(weights), probs, True, ll, resp, lab, logd)
     want = ref.binomial_em_step(X, T, weights, probs, "soft")
+    np.testing.assert_allclose(
+        logd, np.log(weights) + ref.binomial_log_density(X, np.broadcast_to(T, X.shape), probs),
+        rtol=RTOL)
     np.testing.assert_allclose(ll, want["log_resp_norm"], rtol=RTOL)
     np.testing.assert_allclose(resp, want["resp"], rtol=RTOL, atol=1e-300)
     np.testing.assert_allclose(resp.sum(axis=1), 1.0, rtol=1e-12)

@@ -1,10 +1,11 @@
-"""Pieces shared by every model's kernels: mode codes, per-row weights, label choice."""
+"""Pieces shared by every model's kernels: mode codes, per-chunk weights, reductions."""
 
 import math
 
 import numpy as np
 
 from ._jit import kernel
+from ._vmath import exp_nonpos
 from .rng import uniform, uniforms4
 
 # Mode codes understood by every one-pass kernel.
@@ -14,70 +15,130 @@ STOCHASTIC = 2  # one-hot draw from the posterior (stochastic EM)
 RANDOM = 3  # random responsibilities (initialisation); ignores the parameters
 FIXED = 4  # one-hot at a given label (statistics of a given partition, e.g. k-means)
 
-NEG_INF = -np.inf
+
+# Every one-pass kernel works on chunks of CHUNK rows held transposed, as (features, CHUNK)
+# tiles and a (k, CHUNK) tile L of log joint densities, so that inner loops run over rows
+# and vectorise. The helpers below turn L into the weights the mode gives each row.
+CHUNK = 64
 
 
 @kernel(inline="always")
-def logsumexp_row(buf, k):
-    """Return (log sum exp buf[:k], argmax)."""
-    mx = buf[0]
-    am = 0
-    for c in range(1, k):
-        if buf[c] > mx:
-            mx = buf[c]
-            am = c
-    tot = 0.0
-    for c in range(k):
-        tot += math.exp(buf[c] - mx)
-    return mx + math.log(tot), am
+def chunk_posterior(L, m, k, mx, acc, bits):
+    """Turn L[:, :m] into exp(L - max) in place; acc = row sums, returns nothing.
 
-
-@kernel(inline="always")
-def mode_weights(buf, k, lse, am, mode, seed, stream, row, given, resp):
-    """Fill ``resp[:k]`` with the weights the mode gives the row; return the label.
-
-    ``buf`` holds the row's log joint densities, ``lse`` their log-sum-exp and ``am``
-    their argmax.  The label is the argmax for soft/hard/random, the draw for
-    stochastic EM and ``given`` for FIXED.
+    The row's log-likelihood is then mx + log(acc) and its posterior L / acc.
     """
-    if mode == SOFT:
-        for c in range(k):
-            resp[c] = math.exp(buf[c] - lse)
-        return am
-    if mode == RANDOM:
-        tot = 0.0
-        for g in range(0, k, 4):
-            u0, u1, u2, u3 = uniforms4(seed, stream, row, g // 4)
-            resp[g] = u0
-            if g + 1 < k:
-                resp[g + 1] = u1
-            if g + 2 < k:
-                resp[g + 2] = u2
-            if g + 3 < k:
-                resp[g + 3] = u3
-        for c in range(k):
-            tot += resp[c]
-        for c in range(k):
-            resp[c] /= tot
-        return am
-    pick = am
-    if mode == FIXED:
-        pick = given
-    elif mode == STOCHASTIC:
-        u = uniform(seed, stream, row)
-        cum = 0.0
-        for c in range(k):
-            p = math.exp(buf[c] - lse)
-            if p > 0.0:
-                pick = c  # rounding can leave cum < u at the end: keep the last possible c
-            cum += p
-            if cum > u:
-                break
+    for r in range(m):
+        mx[r] = L[0, r]
+    for c in range(1, k):
+        for r in range(m):
+            mx[r] = max(mx[r], L[c, r])
+    for r in range(m):
+        acc[r] = 0.0
     for c in range(k):
-        resp[c] = 0.0
-    resp[pick] = 1.0
-    return pick
+        row = L[c]
+        for r in range(m):
+            row[r] -= mx[r]
+        exp_nonpos(row, m, bits)
+        for r in range(m):
+            acc[r] += row[r]
 
+
+@kernel(inline="always")
+def chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels, track,
+                  mx, acc, cum, pick, last):
+    """Overwrite L[:, :m] (exp(L - max), row sums acc) with w_i times the mode's weights.
+
+    ``cum`` (float) and ``pick``, ``last`` (int64) are CHUNK-long scratch.  Every loop
+    runs over the rows of the chunk, so the one-hot modes vectorise like the soft one.
+    Returns (sum_i w_i loglik_i, n_changed) over the chunk.
+    """
+    ll = 0.0
+    for r in range(m):
+        lse = mx[r] + math.log(acc[r])
+        wi = w[start + r] if has_w else 1.0
+        ll += wi * lse
+        mx[r] = wi / acc[r]  # reuse: scale turning exp(L - max) into w_i * posterior
+    ch = 0
+    if mode == SOFT:
+        if track:  # labels on request: the argmax is the first entry equal to exp(0) = 1
+            for r in range(m):
+                p = 0
+                while L[p, r] < 1.0:
+                    p += 1
+                i = start + r
+                if labels[i] != p:
+                    if mx[r] != 0.0:
+                        ch += 1
+                    labels[i] = p
+        for c in range(k):
+            for r in range(m):
+                L[c, r] *= mx[r]
+        return ll, ch
+    if mode == RANDOM:  # random responsibilities, for initialisation only
+        for r in range(m):
+            i = start + r
+            tot = 0.0
+            for g in range(0, k, 4):
+                u0, u1, u2, u3 = uniforms4(seed, stream, i, g // 4)
+                L[g, r] = u0
+                if g + 1 < k:
+                    L[g + 1, r] = u1
+                if g + 2 < k:
+                    L[g + 2, r] = u2
+                if g + 3 < k:
+                    L[g + 3, r] = u3
+            for c in range(k):
+                tot += L[c, r]
+            wi = w[i] if has_w else 1.0
+            for c in range(k):
+                L[c, r] *= wi / tot
+        return ll, 0
+    if mode == HARD:  # first maximum
+        for r in range(m):
+            cum[r] = L[0, r]
+            pick[r] = 0
+        for c in range(1, k):
+            for r in range(m):
+                v = L[c, r]
+                if v > cum[r]:
+                    cum[r] = v
+                    pick[r] = c
+    elif mode == STOCHASTIC:
+        # Inverse CDF of the posterior at a keyed uniform: the first c whose cumulative
+        # weight exceeds u * row sum, i.e. the number of c with cum_c <= u. Rounding can
+        # leave every cum_c <= u: then the last c of positive weight.
+        for r in range(m):
+            acc[r] *= uniform(seed, stream, start + r)
+            cum[r] = 0.0
+            pick[r] = 0
+            last[r] = 0
+        for c in range(k):
+            for r in range(m):
+                v = L[c, r]
+                cum[r] += v
+                pick[r] += 1 if cum[r] <= acc[r] else 0
+                last[r] = c if v > 0.0 else last[r]
+        for r in range(m):
+            pick[r] = min(pick[r], last[r])
+    else:  # FIXED: the given labels
+        for r in range(m):
+            pick[r] = labels[start + r]
+    if track:
+        for r in range(m):
+            i = start + r
+            if labels[i] != pick[r]:
+                if mx[r] != 0.0:  # a weight-0 row is a removed row: its label does not count
+                    ch += 1
+                labels[i] = pick[r]
+    for c in range(k):
+        if has_w:
+            for r in range(m):
+                L[c, r] = w[start + r] if pick[r] == c else 0.0
+        else:
+            for r in range(m):
+                L[c, r] = 1.0 if pick[r] == c else 0.0
+    return ll, ch
 
 
 # Helpers for parallel kernels. Inside a parallel=True function Numba turns every array

@@ -11,33 +11,97 @@ import math
 import numpy as np
 from numba import prange
 
-from ._common import izeros, log_pq, logsumexp_row, mode_weights, sum_blocks, zeros
+from ._common import CHUNK, chunk_posterior, chunk_weights, izeros, log_pq, sum_blocks, zeros
 from ._jit import kernel
 
 BLOCK = 4096  # rows per parallel block; fixed, so results never depend on the thread count
 
 
 @kernel(inline="always")
-def _log_joint(X, T, i, tn, td, log_weights, lp, lq, buf):
-    k, d = lp.shape
-    ti = i * tn
-    for c in range(k):
-        s = log_weights[c]
+def _load_chunk(X, T, start, m, tn, td, XT, FT):
+    """XT[j, r] = x, FT[j, r] = t - x (failures) for rows start..start+m, as float64."""
+    d = X.shape[1]
+    for r in range(m):
+        i = start + r
         for j in range(d):
-            x = X[i, j]
-            s += x * lp[c, j] + (T[ti, j * td] - x) * lq[c, j]
-        buf[c] = s
+            x = np.float64(X[i, j])
+            XT[j, r] = x
+            FT[j, r] = np.float64(T[i * tn, j * td]) - x
 
 
 @kernel(inline="always")
-def _log_coef_row(X, T, i, tn, td):
-    s = 0.0
-    ti = i * tn
-    for j in range(X.shape[1]):
-        x = np.float64(X[i, j])
-        t = np.float64(T[ti, j * td])
-        s += math.lgamma(t + 1.0) - math.lgamma(x + 1.0) - math.lgamma(t - x + 1.0)
-    return s
+def _chunk_log_joint(XT, FT, m, log_weights, lp, lq, L):
+    """L[c, :m] = log w_c + sum_j x log p_cj + (t - x) log(1 - p_cj) (no coefficients)."""
+    k, d = lp.shape
+    for c in range(k):
+        lw = log_weights[c]
+        for r in range(m):
+            L[c, r] = lw
+        for j in range(d):
+            a = lp[c, j]
+            q = lq[c, j]
+            for r in range(m):
+                L[c, r] += XT[j, r] * a + FT[j, r] * q
+
+
+@kernel(inline="always")
+def _chunk_log_coef(XT, FT, m, out):
+    """out[:m] = sum_j log C(t, x) per row (lgamma is scalar libm: used off the EM loop)."""
+    for r in range(m):
+        s = 0.0
+        for j in range(XT.shape[0]):
+            x = XT[j, r]
+            f = FT[j, r]
+            s += math.lgamma(x + f + 1.0) - math.lgamma(x + 1.0) - math.lgamma(f + 1.0)
+        out[r] = s
+
+
+@kernel
+def _pass_block(X, T, lo, hi, tn, td, w, log_weights, lp, lq, mode, seed, stream, labels,
+                nk, sx, sf):
+    """Rows lo..hi of one EM pass: adds to nk, sum x, sum (t - x); returns (loglik, n_changed).
+
+    A serial function per parallel block (see the Gaussian ``_pass_block`` for why).
+    """
+    d = X.shape[1]
+    k = lp.shape[0]
+    has_w = w.shape[0] > 0
+    track = labels.shape[0] > 0
+    XT = np.empty((d, CHUNK))
+    FT = np.empty((d, CHUNK))
+    L = np.empty((k, CHUNK))
+    f = np.empty((3, CHUNK))
+    mx, acc, cum = f[0], f[1], f[2]
+    ib = np.empty((3, CHUNK), dtype=np.int64)
+    bits, pick, last = ib[0], ib[1], ib[2]
+    ll = 0.0
+    ch = 0
+    for start in range(lo, hi, CHUNK):
+        m = min(CHUNK, hi - start)
+        _load_chunk(X, T, start, m, tn, td, XT, FT)
+        _chunk_log_joint(XT, FT, m, log_weights, lp, lq, L)
+        chunk_posterior(L, m, k, mx, acc, bits)
+        cll, cch = chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels,
+                                 track, mx, acc, cum, pick, last)
+        ll += cll
+        ch += cch
+        for c in range(k):  # L now holds w_i * r_ic
+            R = L[c]
+            t = 0.0
+            for r in range(m):
+                t += R[r]
+            if t == 0.0:
+                continue
+            nk[c] += t
+            for j in range(d):
+                a = 0.0
+                e = 0.0
+                for r in range(m):
+                    a += R[r] * XT[j, r]
+                    e += R[r] * FT[j, r]
+                sx[c, j] += a
+                sf[c, j] += e
+    return ll, ch
 
 
 @kernel(parallel=True)
@@ -48,120 +112,142 @@ def binomial_pass(X, T, w, log_weights, probs, mode, seed, stream, labels, block
     ``loglik = sum_i w_i log sum_c exp(log_weights_c + sum_j [x log p + (t-x) log(1-p)])``
     (the binomial coefficients are left out: they do not depend on the parameters) and
     ``n_changed`` counts rows of positive weight whose label differs from ``labels`` (updated in place;
-    pass an empty int32 array to skip label tracking).
+    pass an empty int32 array to skip label tracking).  Rows go through in chunks of
+    CHUNK transposed rows (see ``_common``), so every inner loop vectorises.
     """
     n, d = X.shape
     k = probs.shape[0]
     lp, lq = log_pq(probs)
     tn = 1 if T.shape[0] > 1 else 0
     td = 1 if T.shape[1] > 1 else 0
-    has_w = w.shape[0] > 0
-    track = labels.shape[0] > 0
     nb = (n + block - 1) // block
     p_nk = zeros((nb, k))
     p_sx = zeros((nb, k, d))
-    p_st = zeros((nb, k, d))
+    p_sf = zeros((nb, k, d))
     p_ll = zeros((nb,))
     p_ch = izeros(nb)
     for b in prange(nb):
-        buf = np.empty(k)
-        resp = np.empty(k)
-        ll = 0.0
-        ch = 0
-        for i in range(b * block, min(n, (b + 1) * block)):
-            wi = w[i] if has_w else 1.0
-            _log_joint(X, T, i, tn, td, log_weights, lp, lq, buf)
-            lse, am = logsumexp_row(buf, k)
-            ll += wi * lse
-            lab = mode_weights(buf, k, lse, am, mode, seed, stream, i, 0, resp)
-            if track and labels[i] != lab:
-                if wi != 0.0:  # a weight-0 row is a removed row: its label does not count
-                    ch += 1
-                labels[i] = lab
-            ti = i * tn
-            for c in range(k):
-                r = wi * resp[c]
-                if r != 0.0:
-                    p_nk[b, c] += r
-                    for j in range(d):
-                        p_sx[b, c, j] += r * X[i, j]
-                        p_st[b, c, j] += r * T[ti, j * td]
+        ll, ch = _pass_block(X, T, b * block, min(n, (b + 1) * block), tn, td, w, log_weights,
+                             lp, lq, mode, seed, stream, labels, p_nk[b], p_sx[b], p_sf[b])
         p_ll[b] = ll
         p_ch[b] = ch
     # Fixed-order reduction: the result does not depend on the thread count.
     nk = sum_blocks(p_nk)
     sx = sum_blocks(p_sx)
-    st = sum_blocks(p_st)
+    st = sum_blocks(p_sf)
+    for c in range(k):
+        for j in range(d):
+            st[c, j] += sx[c, j]
     ll = sum_blocks(p_ll)[()]
     ch = sum_blocks(p_ch)[()]
     return nk, sx, st, ll, ch
 
 
-@kernel(parallel=True)
-def binomial_rows(X, T, log_weights, probs, with_coef, out_ll, out_resp, out_labels):
-    """Per-row outputs at fixed parameters; each output is skipped when passed empty.
-
-    ``out_ll`` (n,): log-likelihood of the row (with binomial coefficients when
-    ``with_coef``); ``out_resp`` (n, k): posterior; ``out_labels`` (n,): argmax.
-    """
-    n, d = X.shape
-    k = probs.shape[0]
-    lp, lq = log_pq(probs)
-    tn = 1 if T.shape[0] > 1 else 0
-    td = 1 if T.shape[1] > 1 else 0
+@kernel
+def _rows_block(X, T, lo, hi, tn, td, log_weights, lp, lq, with_coef, out_ll, out_resp,
+                out_labels, out_logd):
+    """Rows lo..hi of ``binomial_rows``."""
+    d = X.shape[1]
+    k = lp.shape[0]
     want_ll = out_ll.shape[0] > 0
     want_resp = out_resp.shape[0] > 0
     want_lab = out_labels.shape[0] > 0
-    block = 1024
+    want_logd = out_logd.shape[0] > 0
+    XT = np.empty((d, CHUNK))
+    FT = np.empty((d, CHUNK))
+    L = np.empty((k, CHUNK))
+    f = np.empty((3, CHUNK))
+    mx, acc, coef = f[0], f[1], f[2]
+    bits = np.empty(CHUNK, dtype=np.int64)
+    for start in range(lo, hi, CHUNK):
+        m = min(CHUNK, hi - start)
+        _load_chunk(X, T, start, m, tn, td, XT, FT)
+        _chunk_log_joint(XT, FT, m, log_weights, lp, lq, L)
+        if with_coef:
+            _chunk_log_coef(XT, FT, m, coef)
+        else:
+            for r in range(m):
+                coef[r] = 0.0
+        if want_logd:
+            for r in range(m):
+                for c in range(k):
+                    out_logd[start + r, c] = L[c, r] + coef[r]
+        if want_lab or want_ll or want_resp:
+            chunk_posterior(L, m, k, mx, acc, bits)
+        if want_lab:  # the argmax is the first entry equal to exp(0) = 1
+            for r in range(m):
+                pick = 0
+                while L[pick, r] < 1.0:
+                    pick += 1
+                out_labels[start + r] = pick
+        if want_ll:
+            for r in range(m):
+                out_ll[start + r] = mx[r] + math.log(acc[r]) + coef[r]
+        if want_resp:
+            for r in range(m):
+                inv = 1.0 / acc[r]
+                for c in range(k):
+                    out_resp[start + r, c] = L[c, r] * inv
+
+
+@kernel(parallel=True)
+def binomial_rows(X, T, log_weights, probs, with_coef, out_ll, out_resp, out_labels,
+                  out_logd):
+    """Per-row outputs at fixed parameters; each output is skipped when passed empty.
+
+    ``out_ll`` (n,): log-likelihood of the row (with binomial coefficients when
+    ``with_coef``); ``out_resp`` (n, k): posterior; ``out_labels`` (n,): argmax;
+    ``out_logd`` (n, k): log weight + log density of each component.
+    """
+    n = X.shape[0]
+    lp, lq = log_pq(probs)
+    tn = 1 if T.shape[0] > 1 else 0
+    td = 1 if T.shape[1] > 1 else 0
+    block = 16 * CHUNK
     nb = (n + block - 1) // block
     for b in prange(nb):
-        buf = np.empty(k)
-        for i in range(b * block, min(n, (b + 1) * block)):
-            _log_joint(X, T, i, tn, td, log_weights, lp, lq, buf)
-            lse, am = logsumexp_row(buf, k)
-            if want_ll:
-                out_ll[i] = lse + _log_coef_row(X, T, i, tn, td) if with_coef else lse
-            if want_resp:
-                for c in range(k):
-                    out_resp[i, c] = math.exp(buf[c] - lse)
-            if want_lab:
-                out_labels[i] = am
+        _rows_block(X, T, b * block, min(n, (b + 1) * block), tn, td, log_weights, lp, lq,
+                    with_coef, out_ll, out_resp, out_labels, out_logd)
+
+
+@kernel
+def _coef_block(X, T, w, lo, hi, tn, td):
+    """Rows lo..hi of ``binomial_log_coef_sum``."""
+    d = X.shape[1]
+    has_w = w.shape[0] > 0
+    XT = np.empty((d, CHUNK))
+    FT = np.empty((d, CHUNK))
+    coef = np.empty(CHUNK)
+    s = 0.0
+    for start in range(lo, hi, CHUNK):
+        m = min(CHUNK, hi - start)
+        _load_chunk(X, T, start, m, tn, td, XT, FT)
+        _chunk_log_coef(XT, FT, m, coef)
+        for r in range(m):
+            wi = w[start + r] if has_w else 1.0
+            if wi != 0.0:
+                s += wi * coef[r]
+    return s
 
 
 @kernel(parallel=True)
 def binomial_log_coef_sum(X, T, w, block):
     """``sum_i w_i sum_j log C(t_ij, x_ij)`` with a fixed-order block reduction."""
-    n = X.shape[0]
+    n, d = X.shape
     tn = 1 if T.shape[0] > 1 else 0
     td = 1 if T.shape[1] > 1 else 0
-    has_w = w.shape[0] > 0
     nb = (n + block - 1) // block
     part = zeros((nb,))
     for b in prange(nb):
-        s = 0.0
-        for i in range(b * block, min(n, (b + 1) * block)):
-            wi = w[i] if has_w else 1.0
-            if wi != 0.0:
-                s += wi * _log_coef_row(X, T, i, tn, td)
-        part[b] = s
+        part[b] = _coef_block(X, T, w, b * block, min(n, (b + 1) * block), tn, td)
     return sum_blocks(part)[()]
 
 
-@kernel(parallel=True)
+@kernel
 def binomial_log_density(X, T, probs, out):
     """``out[i, c] = sum_j log Binom(x_ij | t_ij, probs[c, j])`` (coefficients included)."""
-    n, d = X.shape
-    k = probs.shape[0]
-    lp, lq = log_pq(probs)
-    tn = 1 if T.shape[0] > 1 else 0
-    td = 1 if T.shape[1] > 1 else 0
-    zero = zeros((k,))
-    for i in prange(n):
-        buf = np.empty(k)
-        _log_joint(X, T, i, tn, td, zero, lp, lq, buf)
-        coef = _log_coef_row(X, T, i, tn, td)
-        for c in range(k):
-            out[i, c] = buf[c] + coef
+    binomial_rows(X, T, zeros((probs.shape[0],)), probs, True, zeros((0,)), zeros((0, 0)),
+                  izeros(0), out)
     return out
 
 

@@ -23,9 +23,7 @@ import math
 import numpy as np
 from numba import prange
 
-from ._common import izeros, sum_blocks, zeros
-from ._vmath import exp_nonpos
-from .rng import uniform, uniforms4
+from ._common import CHUNK, chunk_posterior, chunk_weights, izeros, sum_blocks, zeros
 from ._jit import kernel
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -43,9 +41,6 @@ def block_rows(n, k, d, ks):
     return max(256, (n + nb_max - 1) // nb_max)
 
 
-CHUNK = 64  # rows transposed into a (d, CHUNK) tile so every inner loop runs over rows
-
-
 @kernel(inline="always")
 def _load_chunk(X, start, m, XT):
     d = X.shape[1]
@@ -55,149 +50,326 @@ def _load_chunk(X, start, m, XT):
 
 
 @kernel(inline="always")
-def _chunk_diff(XT, m, means, c, D):
-    for j in range(XT.shape[0]):
-        mu = means[c, j]
+def _chunk_maha_full(XT, mu, m, P, cc, Y, out):
+    """out[:m] = |P^T (x - mu)|^2 per row of the chunk, P = prec[cc] upper triangular (d, d).
+
+    Y = P^T D is formed in 4 x 4 blocks of (output j, input l): each pass over the rows
+    loads 4 rows of the chunk (and 4 partial rows of Y) for 16 multiply-adds, where a plain loop
+    loads two rows per multiply-add. The diagonal block of each output block finishes
+    it in registers (triangle only) and adds the squares to ``out``, so finished rows
+    of Y are never stored; x - mu is formed in registers too. Rows j >= d - d % 4 are
+    done one at a time.
+    """
+    d = XT.shape[0]
+    d4 = d - d % 4
+    for r in range(m):
+        out[r] = 0.0
+    for j0 in range(0, d4, 4):
+        for l0 in range(0, j0 + 4, 4):
+            p00 = P[cc, l0, j0]
+            p01 = P[cc, l0, j0 + 1]
+            p02 = P[cc, l0, j0 + 2]
+            p03 = P[cc, l0, j0 + 3]
+            p10 = P[cc, l0 + 1, j0]
+            p11 = P[cc, l0 + 1, j0 + 1]
+            p12 = P[cc, l0 + 1, j0 + 2]
+            p13 = P[cc, l0 + 1, j0 + 3]
+            p20 = P[cc, l0 + 2, j0]
+            p21 = P[cc, l0 + 2, j0 + 1]
+            p22 = P[cc, l0 + 2, j0 + 2]
+            p23 = P[cc, l0 + 2, j0 + 3]
+            p30 = P[cc, l0 + 3, j0]
+            p31 = P[cc, l0 + 3, j0 + 1]
+            p32 = P[cc, l0 + 3, j0 + 2]
+            p33 = P[cc, l0 + 3, j0 + 3]
+            a0 = mu[l0]
+            a1 = mu[l0 + 1]
+            a2 = mu[l0 + 2]
+            a3 = mu[l0 + 3]
+            if l0 == j0:  # diagonal block: upper triangle of P only; finish the rows
+                for r in range(m):
+                    e0 = XT[l0, r] - a0
+                    e1 = XT[l0 + 1, r] - a1
+                    e2 = XT[l0 + 2, r] - a2
+                    e3 = XT[l0 + 3, r] - a3
+                    y0 = e0 * p00
+                    y1 = e0 * p01
+                    y2 = e0 * p02
+                    y3 = e0 * p03
+                    y1 += e1 * p11
+                    y2 += e1 * p12
+                    y3 += e1 * p13
+                    y2 += e2 * p22
+                    y3 += e2 * p23
+                    y3 += e3 * p33
+                    if j0 > 0:
+                        y0 += Y[j0, r]
+                        y1 += Y[j0 + 1, r]
+                        y2 += Y[j0 + 2, r]
+                        y3 += Y[j0 + 3, r]
+                    out[r] += y0 * y0 + y1 * y1 + y2 * y2 + y3 * y3
+            else:
+                for r in range(m):
+                    e0 = XT[l0, r] - a0
+                    e1 = XT[l0 + 1, r] - a1
+                    e2 = XT[l0 + 2, r] - a2
+                    e3 = XT[l0 + 3, r] - a3
+                    y0 = e0 * p00
+                    y1 = e0 * p01
+                    y2 = e0 * p02
+                    y3 = e0 * p03
+                    y0 += e1 * p10
+                    y1 += e1 * p11
+                    y2 += e1 * p12
+                    y3 += e1 * p13
+                    y0 += e2 * p20
+                    y1 += e2 * p21
+                    y2 += e2 * p22
+                    y3 += e2 * p23
+                    y0 += e3 * p30
+                    y1 += e3 * p31
+                    y2 += e3 * p32
+                    y3 += e3 * p33
+                    if l0 > 0:
+                        y0 += Y[j0, r]
+                        y1 += Y[j0 + 1, r]
+                        y2 += Y[j0 + 2, r]
+                        y3 += Y[j0 + 3, r]
+                    Y[j0, r] = y0
+                    Y[j0 + 1, r] = y1
+                    Y[j0 + 2, r] = y2
+                    Y[j0 + 3, r] = y3
+    for j in range(d4, d):
         for r in range(m):
-            D[j, r] = XT[j, r] - mu
+            Y[j, r] = 0.0
+        for l in range(j + 1):
+            p = P[cc, l, j]
+            for r in range(m):
+                Y[j, r] += (XT[l, r] - mu[l]) * p
+        for r in range(m):
+            out[r] += Y[j, r] * Y[j, r]
 
 
 @kernel(inline="always")
-def _chunk_log_joint(XT, m, log_weights, means, prec, log_det, full, pk, D, Y, L):
-    """L[c, :m] = log w_c + log N(x | mu_c, .) for the chunk; D, Y are (d, CHUNK) scratch."""
+def _chunk_gram_centered(XT, R, mu, m, S, s1):
+    """S[j, l] += sum_r R_r (x_jr - mu_j)(x_lr - mu_l) for j <= l, s1[j] += sum_r R_r (x_jr - mu_j).
+
+    Centred rows are formed in registers from the chunk (never stored), in 4 x 4 blocks
+    of (j, l): 8 row loads for 16 multiply-adds. Only the upper triangle of S is written;
+    the caller mirrors it.
+    """
+    d = XT.shape[0]
+    d4 = d - d % 4
+    for j0 in range(0, d4, 4):
+        a0 = mu[j0]
+        a1 = mu[j0 + 1]
+        a2 = mu[j0 + 2]
+        a3 = mu[j0 + 3]
+        u0 = u1 = u2 = u3 = 0.0
+        t00 = t01 = t02 = t03 = t11 = t12 = t13 = t22 = t23 = t33 = 0.0
+        for r in range(m):
+            e0 = XT[j0, r] - a0
+            e1 = XT[j0 + 1, r] - a1
+            e2 = XT[j0 + 2, r] - a2
+            e3 = XT[j0 + 3, r] - a3
+            rr = R[r]
+            y0 = rr * e0
+            y1 = rr * e1
+            y2 = rr * e2
+            y3 = rr * e3
+            u0 += y0
+            u1 += y1
+            u2 += y2
+            u3 += y3
+            t00 += y0 * e0
+            t01 += y0 * e1
+            t02 += y0 * e2
+            t03 += y0 * e3
+            t11 += y1 * e1
+            t12 += y1 * e2
+            t13 += y1 * e3
+            t22 += y2 * e2
+            t23 += y2 * e3
+            t33 += y3 * e3
+        s1[j0] += u0
+        s1[j0 + 1] += u1
+        s1[j0 + 2] += u2
+        s1[j0 + 3] += u3
+        S[j0, j0] += t00
+        S[j0, j0 + 1] += t01
+        S[j0, j0 + 2] += t02
+        S[j0, j0 + 3] += t03
+        S[j0 + 1, j0 + 1] += t11
+        S[j0 + 1, j0 + 2] += t12
+        S[j0 + 1, j0 + 3] += t13
+        S[j0 + 2, j0 + 2] += t22
+        S[j0 + 2, j0 + 3] += t23
+        S[j0 + 3, j0 + 3] += t33
+        for l0 in range(j0 + 4, d4, 4):
+            b0 = mu[l0]
+            b1 = mu[l0 + 1]
+            b2 = mu[l0 + 2]
+            b3 = mu[l0 + 3]
+            t00 = t01 = t02 = t03 = 0.0
+            t10 = t11 = t12 = t13 = 0.0
+            t20 = t21 = t22 = t23 = 0.0
+            t30 = t31 = t32 = t33 = 0.0
+            for r in range(m):
+                rr = R[r]
+                y0 = rr * (XT[j0, r] - a0)
+                y1 = rr * (XT[j0 + 1, r] - a1)
+                y2 = rr * (XT[j0 + 2, r] - a2)
+                y3 = rr * (XT[j0 + 3, r] - a3)
+                e0 = XT[l0, r] - b0
+                e1 = XT[l0 + 1, r] - b1
+                e2 = XT[l0 + 2, r] - b2
+                e3 = XT[l0 + 3, r] - b3
+                t00 += y0 * e0
+                t01 += y0 * e1
+                t02 += y0 * e2
+                t03 += y0 * e3
+                t10 += y1 * e0
+                t11 += y1 * e1
+                t12 += y1 * e2
+                t13 += y1 * e3
+                t20 += y2 * e0
+                t21 += y2 * e1
+                t22 += y2 * e2
+                t23 += y2 * e3
+                t30 += y3 * e0
+                t31 += y3 * e1
+                t32 += y3 * e2
+                t33 += y3 * e3
+            S[j0, l0] += t00
+            S[j0, l0 + 1] += t01
+            S[j0, l0 + 2] += t02
+            S[j0, l0 + 3] += t03
+            S[j0 + 1, l0] += t10
+            S[j0 + 1, l0 + 1] += t11
+            S[j0 + 1, l0 + 2] += t12
+            S[j0 + 1, l0 + 3] += t13
+            S[j0 + 2, l0] += t20
+            S[j0 + 2, l0 + 1] += t21
+            S[j0 + 2, l0 + 2] += t22
+            S[j0 + 2, l0 + 3] += t23
+            S[j0 + 3, l0] += t30
+            S[j0 + 3, l0 + 1] += t31
+            S[j0 + 3, l0 + 2] += t32
+            S[j0 + 3, l0 + 3] += t33
+    for l in range(d4, d):
+        b = mu[l]
+        u = 0.0
+        for r in range(m):
+            u += R[r] * (XT[l, r] - b)
+        s1[l] += u
+        for j in range(l + 1):
+            a = mu[j]
+            t = 0.0
+            for r in range(m):
+                t += R[r] * (XT[j, r] - a) * (XT[l, r] - b)
+            S[j, l] += t
+
+
+@kernel(inline="always")
+def _chunk_log_joint(XT, m, log_weights, means, prec, log_det, full, pk, Y, L):
+    """L[c, :m] = log w_c + log N(x | mu_c, .) for the chunk; Y is (d, CHUNK) scratch."""
     d = XT.shape[0]
     k = means.shape[0]
     half_const = -0.5 * d * LOG_2PI
     for c in range(k):
-        _chunk_diff(XT, m, means, c, D)
         base = log_weights[c] + half_const + log_det[c]
-        for r in range(m):
-            L[c, r] = 0.0
         if full:
-            cc = c * pk
-            for j in range(d):
+            _chunk_maha_full(XT, means[c], m, prec, c * pk, Y, L[c])
+        else:  # diagonal: two features per pass over the rows, x - mu formed in registers
+            Lc = L[c]
+            for r in range(m):
+                Lc[r] = 0.0
+            for j in range(0, d - 1, 2):
+                a0 = means[c, j]
+                a1 = means[c, j + 1]
+                p0 = prec[c, 0, j]
+                p1 = prec[c, 0, j + 1]
                 for r in range(m):
-                    Y[j, r] = 0.0
-            for l in range(d):
-                for j in range(l, d):
-                    p = prec[cc, l, j]
-                    for r in range(m):
-                        Y[j, r] += D[l, r] * p
-            for j in range(d):
+                    t0 = (XT[j, r] - a0) * p0
+                    t1 = (XT[j + 1, r] - a1) * p1
+                    Lc[r] += t0 * t0 + t1 * t1
+            if d % 2:
+                a0 = means[c, d - 1]
+                p0 = prec[c, 0, d - 1]
                 for r in range(m):
-                    L[c, r] += Y[j, r] * Y[j, r]
-        else:
-            for j in range(d):
-                p = prec[c, 0, j]
-                for r in range(m):
-                    t = D[j, r] * p
-                    L[c, r] += t * t
+                    t0 = (XT[d - 1, r] - a0) * p0
+                    Lc[r] += t0 * t0
         for r in range(m):
             L[c, r] = base - 0.5 * L[c, r]
 
 
-@kernel(inline="always")
-def _chunk_posterior(L, m, k, mx, acc, bits):
-    """Turn L[:, :m] into exp(L - max) in place; acc = row sums, returns nothing.
+@kernel
+def _pass_block(X, lo, hi, w, log_weights, means, prec, log_det, full, pk, mode, seed, stream,
+                labels, tied, center, nk, s1, s2, sq):
+    """Rows lo..hi of one EM pass, adding their statistics to nk, s1, s2, sq (see gauss_pass).
 
-    The row's log-likelihood is then mx + log(acc) and its posterior L / acc.
+    A serial function of its own, called once per parallel block: the parallel kernel
+    stays small (Numba's parallel passes are slow on a large loop body, and every
+    specialisation costs compile time), while the scratch allocated here lets LLVM
+    see that nothing aliases in the inner loops.  Returns (loglik, n_changed).
     """
-    for r in range(m):
-        mx[r] = L[0, r]
-    for c in range(1, k):
-        for r in range(m):
-            mx[r] = max(mx[r], L[c, r])
-    for r in range(m):
-        acc[r] = 0.0
-    for c in range(k):
-        row = L[c]
-        for r in range(m):
-            row[r] -= mx[r]
-        exp_nonpos(row, m, bits)
-        for r in range(m):
-            acc[r] += row[r]
-
-
-@kernel(inline="always")
-def _chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels, track, mx, acc):
-    """Overwrite L[:, :m] (exp(L - max), row sums acc) with w_i times the mode's weights.
-
-    Returns (sum_i w_i loglik_i, n_changed) over the chunk.
-    """
+    d = X.shape[1]
+    k = means.shape[0]
+    has_w = w.shape[0] > 0
+    track = labels.shape[0] > 0
+    XT = np.empty((d, CHUNK))
+    Y = np.empty((d, CHUNK))
+    L = np.empty((k, CHUNK))
+    f = np.empty((3, CHUNK))
+    mx, acc, cum = f[0], f[1], f[2]
+    ib = np.empty((3, CHUNK), dtype=np.int64)
+    bits, pick, last = ib[0], ib[1], ib[2]
+    zsum = np.zeros(d)  # first moments about the tied centre: not needed
     ll = 0.0
-    for r in range(m):
-        lse = mx[r] + math.log(acc[r])
-        wi = w[start + r] if has_w else 1.0
-        ll += wi * lse
-        mx[r] = wi / acc[r]  # reuse: scale turning exp(L - max) into w_i * posterior
     ch = 0
-    if mode == 2:
-        # Draws first, in a branch-free loop over rows that the vectoriser can take.
-        for r in range(m):
-            acc[r] *= uniform(seed, stream, start + r)
-    if mode == 0:  # SOFT
-        if track:  # labels on request: the argmax is the first entry equal to exp(0) = 1
-            for r in range(m):
-                pick = 0
-                while L[pick, r] < 1.0:
-                    pick += 1
-                i = start + r
-                if labels[i] != pick:
-                    if mx[r] != 0.0:
-                        ch += 1
-                    labels[i] = pick
+    for start in range(lo, hi, CHUNK):
+        m = min(CHUNK, hi - start)
+        _load_chunk(X, start, m, XT)
+        _chunk_log_joint(XT, m, log_weights, means, prec, log_det, full, pk, Y, L)
+        chunk_posterior(L, m, k, mx, acc, bits)
+        cll, cch = chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels,
+                                 track, mx, acc, cum, pick, last)
+        ll += cll
+        ch += cch
+        # Statistics about each component's current mean; L now holds w_i * r_ic.
         for c in range(k):
+            R = L[c]
+            t = 0.0
             for r in range(m):
-                L[c, r] *= mx[r]
-        return ll, ch
-    for r in range(m):
-        i = start + r
-        scale = mx[r]
-        if mode == 4:  # FIXED
-            pick = labels[i]
-        elif mode == 1:  # HARD: first maximum
-            pick = 0
-            best = L[0, r]
-            for c in range(1, k):
-                if L[c, r] > best:
-                    best = L[c, r]
-                    pick = c
-        elif mode == 2:  # STOCHASTIC: inverse CDF of the posterior at a keyed uniform
-            u = acc[r]  # uniform * row sum, drawn above
-            cum = 0.0
-            pick = 0
-            for c in range(k):
-                p = L[c, r]
-                if p > 0.0:
-                    pick = c
-                cum += p
-                if cum > u:
-                    break
-        else:  # RANDOM responsibilities for initialisation
-            tot = 0.0
-            for g in range(0, k, 4):
-                u0, u1, u2, u3 = uniforms4(seed, stream, i, g // 4)
-                L[g, r] = u0
-                if g + 1 < k:
-                    L[g + 1, r] = u1
-                if g + 2 < k:
-                    L[g + 2, r] = u2
-                if g + 3 < k:
-                    L[g + 3, r] = u3
-            for c in range(k):
-                tot += L[c, r]
-            wi = w[i] if has_w else 1.0
-            for c in range(k):
-                L[c, r] *= wi / tot
-            continue
-        if track and labels[i] != pick:
-            if scale != 0.0:  # a weight-0 row is a removed row: its label does not count
-                ch += 1
-            labels[i] = pick
-        wi = w[i] if has_w else 1.0
-        for c in range(k):
-            L[c, r] = 0.0
-        L[pick, r] = wi
+                t += R[r]
+            if t == 0.0:
+                continue
+            nk[c] += t
+            if full and not tied:
+                _chunk_gram_centered(XT, R, means[c], m, s2[c], s1[c])
+            elif tied:
+                for j in range(d):
+                    a = means[c, j]
+                    u = 0.0
+                    for r in range(m):
+                        u += R[r] * (XT[j, r] - a)
+                    s1[c, j] += u
+            else:
+                for j in range(d):
+                    a = means[c, j]
+                    u = 0.0
+                    q = 0.0
+                    for r in range(m):
+                        e = XT[j, r] - a
+                        y = R[r] * e
+                        u += y
+                        q += y * e
+                    s1[c, j] += u
+                    sq[c, j] += q
+        if tied:
+            for r in range(m):
+                acc[r] = w[start + r] if has_w else 1.0
+            _chunk_gram_centered(XT, acc, center, m, s2[0], zsum)
     return ll, ch
 
 
@@ -217,8 +389,6 @@ def gauss_pass(X, w, log_weights, means, prec, log_det, full, mode, seed, stream
     k = means.shape[0]
     pk = 1 if (full and prec.shape[0] > 1) else 0
     ks = (1 if tied else k) if full else 0
-    has_w = w.shape[0] > 0
-    track = labels.shape[0] > 0
     nb = (n + block - 1) // block
     p_nk = zeros((nb, k))
     p_s1 = zeros((nb, k, d))
@@ -227,66 +397,9 @@ def gauss_pass(X, w, log_weights, means, prec, log_det, full, mode, seed, stream
     p_ll = zeros((nb,))
     p_ch = izeros(nb)
     for b in prange(nb):
-        XT = np.empty((d, CHUNK))
-        D = np.empty((d, CHUNK))
-        Y = np.empty((d, CHUNK))
-        L = np.empty((k, CHUNK))
-        mx = np.empty(CHUNK)
-        acc = np.empty(CHUNK)
-        bits = np.empty(CHUNK, dtype=np.int64)
-        ll = 0.0
-        ch = 0
-        stop = min(n, (b + 1) * block)
-        for start in range(b * block, stop, CHUNK):
-            m = min(CHUNK, stop - start)
-            _load_chunk(X, start, m, XT)
-            _chunk_log_joint(XT, m, log_weights, means, prec, log_det, full, pk, D, Y, L)
-            _chunk_posterior(L, m, k, mx, acc, bits)
-            cll, cch = _chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels,
-                                      track, mx, acc)
-            ll += cll
-            ch += cch
-            # Statistics about each component's current mean; L now holds w_i * r_ic.
-            for c in range(k):
-                R = L[c]
-                s = 0.0
-                for r in range(m):
-                    s += R[r]
-                if s == 0.0:
-                    continue
-                p_nk[b, c] += s
-                _chunk_diff(XT, m, means, c, D)
-                for j in range(d):
-                    t = 0.0
-                    for r in range(m):
-                        Y[j, r] = R[r] * D[j, r]
-                        t += Y[j, r]
-                    p_s1[b, c, j] += t
-                if full and not tied:
-                    for j in range(d):
-                        for l in range(j, d):
-                            t = 0.0
-                            for r in range(m):
-                                t += Y[j, r] * D[l, r]
-                            p_s2[b, c, j, l] += t
-                elif not full:
-                    for j in range(d):
-                        t = 0.0
-                        for r in range(m):
-                            t += Y[j, r] * D[j, r]
-                        p_sq[b, c, j] += t
-            if tied:
-                for j in range(d):
-                    z = center[j]
-                    for r in range(m):
-                        D[j, r] = XT[j, r] - z
-                        Y[j, r] = D[j, r] * (w[start + r] if has_w else 1.0)
-                for j in range(d):
-                    for l in range(j, d):
-                        t = 0.0
-                        for r in range(m):
-                            t += Y[j, r] * D[l, r]
-                        p_s2[b, 0, j, l] += t
+        ll, ch = _pass_block(X, b * block, min(n, (b + 1) * block), w, log_weights, means,
+                             prec, log_det, full, pk, mode, seed, stream, labels, tied,
+                             center, p_nk[b], p_s1[b], p_s2[b], p_sq[b])
         p_ll[b] = ll
         p_ch[b] = ch
     # Fixed-order reduction: the result does not depend on the thread count.
@@ -303,48 +416,67 @@ def gauss_pass(X, w, log_weights, means, prec, log_det, full, mode, seed, stream
     return nk, s1, s2, sq, ll, ch
 
 
-@kernel(parallel=True)
-def gauss_rows(X, log_weights, means, prec, log_det, full, out_ll, out_resp, out_labels):
-    """Per-row log-likelihood (n,), posterior (n, k), argmax (n,); empty outputs are skipped."""
-    n, d = X.shape
+@kernel
+def _rows_block(X, lo, hi, log_weights, means, prec, log_det, full, pk, out_ll, out_resp,
+                out_labels, out_logd):
+    """Rows lo..hi of ``gauss_rows`` (a serial function per block, as ``_pass_block``)."""
+    d = X.shape[1]
     k = means.shape[0]
-    pk = 1 if (full and prec.shape[0] > 1) else 0
     want_ll = out_ll.shape[0] > 0
     want_resp = out_resp.shape[0] > 0
     want_lab = out_labels.shape[0] > 0
+    want_logd = out_logd.shape[0] > 0
+    XT = np.empty((d, CHUNK))
+    Y = np.empty((d, CHUNK))
+    L = np.empty((k, CHUNK))
+    f = np.empty((2, CHUNK))
+    mx, acc = f[0], f[1]
+    bits = np.empty(CHUNK, dtype=np.int64)
+    for start in range(lo, hi, CHUNK):
+        m = min(CHUNK, hi - start)
+        _load_chunk(X, start, m, XT)
+        _chunk_log_joint(XT, m, log_weights, means, prec, log_det, full, pk, Y, L)
+        if want_logd:
+            for r in range(m):
+                for c in range(k):
+                    out_logd[start + r, c] = L[c, r]
+        if want_lab:
+            for r in range(m):
+                pick = 0
+                best = L[0, r]
+                for c in range(1, k):
+                    if L[c, r] > best:
+                        best = L[c, r]
+                        pick = c
+                out_labels[start + r] = pick
+        if want_ll or want_resp:
+            chunk_posterior(L, m, k, mx, acc, bits)
+            if want_ll:
+                for r in range(m):
+                    out_ll[start + r] = mx[r] + math.log(acc[r])
+            if want_resp:
+                for r in range(m):
+                    inv = 1.0 / acc[r]
+                    for c in range(k):
+                        out_resp[start + r, c] = L[c, r] * inv
+
+
+@kernel(parallel=True)
+def gauss_rows(X, log_weights, means, prec, log_det, full, out_ll, out_resp, out_labels,
+               out_logd):
+    """Per-row outputs at fixed parameters; each is skipped when passed empty.
+
+    ``out_ll`` (n,) log-likelihood, ``out_resp`` (n, k) posterior, ``out_labels`` (n,)
+    int64 argmax, ``out_logd`` (n, k) log weight + log density (``log_weights`` of zeros
+    give the plain densities).
+    """
+    n = X.shape[0]
+    pk = 1 if (full and prec.shape[0] > 1) else 0
     block = 16 * CHUNK
     nb = (n + block - 1) // block
     for b in prange(nb):
-        XT = np.empty((d, CHUNK))
-        D = np.empty((d, CHUNK))
-        Y = np.empty((d, CHUNK))
-        L = np.empty((k, CHUNK))
-        mx = np.empty(CHUNK)
-        acc = np.empty(CHUNK)
-        bits = np.empty(CHUNK, dtype=np.int64)
-        stop = min(n, (b + 1) * block)
-        for start in range(b * block, stop, CHUNK):
-            m = min(CHUNK, stop - start)
-            _load_chunk(X, start, m, XT)
-            _chunk_log_joint(XT, m, log_weights, means, prec, log_det, full, pk, D, Y, L)
-            if want_lab:
-                for r in range(m):
-                    pick = 0
-                    best = L[0, r]
-                    for c in range(1, k):
-                        if L[c, r] > best:
-                            best = L[c, r]
-                            pick = c
-                    out_labels[start + r] = pick
-            if want_ll or want_resp:
-                _chunk_posterior(L, m, k, mx, acc, bits)
-                for r in range(m):
-                    if want_ll:
-                        out_ll[start + r] = mx[r] + math.log(acc[r])
-                    if want_resp:
-                        inv = 1.0 / acc[r]
-                        for c in range(k):
-                            out_resp[start + r, c] = L[c, r] * inv
+        _rows_block(X, b * block, min(n, (b + 1) * block), log_weights, means, prec, log_det,
+                    full, pk, out_ll, out_resp, out_labels, out_logd)
 
 
 @kernel
@@ -493,24 +625,9 @@ def check_finite(X):
     return -1, -1
 
 
-@kernel(parallel=True)
+@kernel
 def gauss_log_density(X, means, prec, log_det, full, out):
     """``out[i, c]`` = log N(x_i | mean_c, .) in the form given by ``full`` (see gauss_pass)."""
-    n, d = X.shape
-    k = means.shape[0]
-    pk = 1 if (full and prec.shape[0] > 1) else 0
-    zero = zeros((k,))
-    nb = (n + CHUNK - 1) // CHUNK
-    for b in prange(nb):
-        XT = np.empty((d, CHUNK))
-        D = np.empty((d, CHUNK))
-        Y = np.empty((d, CHUNK))
-        L = np.empty((k, CHUNK))
-        start = b * CHUNK
-        m = min(CHUNK, n - start)
-        _load_chunk(X, start, m, XT)
-        _chunk_log_joint(XT, m, zero, means, prec, log_det, full, pk, D, Y, L)
-        for r in range(m):
-            for c in range(k):
-                out[start + r, c] = L[c, r]
+    gauss_rows(X, zeros((means.shape[0],)), means, prec, log_det, full, zeros((0,)),
+               zeros((0, 0)), izeros(0), out)
     return out
