@@ -10,6 +10,9 @@ While ``fastem.GaussianMixture`` does not exist, every ``fastem`` case is skippe
 (``setup`` raises ``NotImplementedError``).
 """
 
+import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -392,3 +395,81 @@ class MatmulRate:
         return matmul_gflops()
 
     track_matmul_gflops.unit = "GFLOP/s"
+
+
+# ----------------------------------------------------------------------------- memory
+_FIT_MEMORY_CODE = """
+import sys, warnings
+sys.path.insert(0, {bench_root!r})
+warnings.simplefilter("ignore")
+from benchmarks import common as C
+from benchmarks.gaussian import _data
+X, d, k = _data({shape!r}, {dtype!r})
+C.warm_gaussian({implementation!r}, X, k, {covariance_type!r})
+est = C.gaussian_estimator({implementation!r}, d, k, {covariance_type!r}, max_iter=2,
+                           init={init!r})
+
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) * 1024
+
+open("/proc/self/clear_refs", "w").write("5")  # peak RSS := current RSS
+before = status("VmRSS")
+C.quiet_fit(est, X)
+print(status("VmHWM") - before, X.nbytes)
+"""
+
+
+def fit_peak_extra_bytes(shape, covariance_type, dtype, implementation, init):
+    """(peak bytes a fit adds to the process, bytes of X), measured in a fresh process.
+
+    The child builds X, warms the estimator up (compiled code loaded, a small fit), resets
+    the kernel's peak-RSS counter (``/proc/self/clear_refs``), fits 2 soft-EM iterations
+    (``init``: "given" starts from the true parameters, "default" runs the library's own
+    k-means initialisation first) and reads ``VmHWM - VmRSS_before``.  A fresh process keeps
+    memory freed by earlier benchmarks from hiding the fit's allocations.  Linux only.
+    """
+    if not os.path.exists("/proc/self/clear_refs"):
+        raise NotImplementedError("needs Linux /proc/self/clear_refs")
+    bench_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = _FIT_MEMORY_CODE.format(bench_root=bench_root, shape=shape, dtype=dtype,
+                                   implementation=implementation,
+                                   covariance_type=covariance_type, init=init == "given")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    extra, nbytes = out.stdout.split()[-2:]
+    return int(extra), int(nbytes)
+
+
+class GaussianFitMemory:
+    """Peak memory a fit adds beyond what the process held before it (X included there),
+    for both libraries, same data, 2 soft-EM iterations from the true parameters
+    (``init="given"``) or after each library's default k-means initialisation.
+
+    ``track_extra_mib``: the fit's own peak memory in MiB.
+    ``track_extra_over_bar``: that divided by the bar ``0.05 * X.nbytes + 20 MiB``
+    (at most 1 meets it; scikit-learn's (n, k) arrays put it well above).
+    """
+
+    params = [SHAPE_IDS, COVARIANCE_TYPES, DTYPES, IMPLEMENTATIONS, ["given", "default"]]
+    param_names = ["shape", "covariance_type", "dtype", "implementation", "init"]
+    number = 1
+    repeat = 1
+    rounds = 1
+    timeout = 900
+
+    def setup(self, shape, covariance_type, dtype, implementation, init):
+        require(implementation)
+        self.extra, self.nbytes = fit_peak_extra_bytes(shape, covariance_type, dtype,
+                                                       implementation, init)
+
+    def track_extra_mib(self, shape, covariance_type, dtype, implementation, init):
+        return self.extra / 2**20
+
+    track_extra_mib.unit = "MiB"
+
+    def track_extra_over_bar(self, shape, covariance_type, dtype, implementation, init):
+        return self.extra / (0.05 * self.nbytes + 20 * 2**20)
+
+    track_extra_over_bar.unit = "fraction of bar"

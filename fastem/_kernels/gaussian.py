@@ -151,6 +151,85 @@ def _chunk_maha_full(XT, mu, m, P, cc, Y, out):
 
 
 @kernel(inline="always")
+def _chunk_whiten(XT, m, P, Y):
+    """Y[:, :m] = P[0]^T x for the chunk (upper-triangular P, 4 x 4 blocks as in
+    ``_chunk_maha_full``).  With one shared precision (tied) this is done once per row
+    instead of once per component; each component then needs only |y - P^T mu_c|^2,
+    the same subtraction of whitened means scikit-learn makes."""
+    d = XT.shape[0]
+    d4 = d - d % 4
+    for j0 in range(0, d4, 4):
+        for l0 in range(0, j0 + 4, 4):
+            p00 = P[0, l0, j0]
+            p01 = P[0, l0, j0 + 1]
+            p02 = P[0, l0, j0 + 2]
+            p03 = P[0, l0, j0 + 3]
+            p10 = P[0, l0 + 1, j0]
+            p11 = P[0, l0 + 1, j0 + 1]
+            p12 = P[0, l0 + 1, j0 + 2]
+            p13 = P[0, l0 + 1, j0 + 3]
+            p20 = P[0, l0 + 2, j0]
+            p21 = P[0, l0 + 2, j0 + 1]
+            p22 = P[0, l0 + 2, j0 + 2]
+            p23 = P[0, l0 + 2, j0 + 3]
+            p30 = P[0, l0 + 3, j0]
+            p31 = P[0, l0 + 3, j0 + 1]
+            p32 = P[0, l0 + 3, j0 + 2]
+            p33 = P[0, l0 + 3, j0 + 3]
+            for r in range(m):
+                e0 = XT[l0, r]
+                e1 = XT[l0 + 1, r]
+                e2 = XT[l0 + 2, r]
+                e3 = XT[l0 + 3, r]
+                y0 = e0 * p00
+                y1 = e0 * p01
+                y2 = e0 * p02
+                y3 = e0 * p03
+                y0 += e1 * p10
+                y1 += e1 * p11
+                y2 += e1 * p12
+                y3 += e1 * p13
+                y0 += e2 * p20
+                y1 += e2 * p21
+                y2 += e2 * p22
+                y3 += e2 * p23
+                y0 += e3 * p30
+                y1 += e3 * p31
+                y2 += e3 * p32
+                y3 += e3 * p33
+                if l0 > 0:
+                    y0 += Y[j0, r]
+                    y1 += Y[j0 + 1, r]
+                    y2 += Y[j0 + 2, r]
+                    y3 += Y[j0 + 3, r]
+                Y[j0, r] = y0
+                Y[j0 + 1, r] = y1
+                Y[j0 + 2, r] = y2
+                Y[j0 + 3, r] = y3
+    for j in range(d4, d):
+        for r in range(m):
+            Y[j, r] = 0.0
+        for l in range(j + 1):
+            p = P[0, l, j]
+            for r in range(m):
+                Y[j, r] += XT[l, r] * p
+
+
+@kernel
+def whitened_means(means, prec):
+    """(k, d) array of P[0]^T mu_c for a shared upper-triangular precision factor P[0]."""
+    k, d = means.shape
+    out = np.zeros((k, d))
+    for c in range(k):
+        for j in range(d):
+            t = 0.0
+            for l in range(j + 1):
+                t += means[c, l] * prec[0, l, j]
+            out[c, j] = t
+    return out
+
+
+@kernel(inline="always")
 def _chunk_gram_centered(XT, R, mu, m, S, s1):
     """S[j, l] += sum_r R_r (x_jr - mu_j)(x_lr - mu_l) for j <= l, s1[j] += sum_r R_r (x_jr - mu_j).
 
@@ -271,14 +350,36 @@ def _chunk_gram_centered(XT, R, mu, m, S, s1):
 
 
 @kernel(inline="always")
-def _chunk_log_joint(XT, m, log_weights, means, prec, log_det, full, pk, Y, L):
-    """L[c, :m] = log w_c + log N(x | mu_c, .) for the chunk; Y is (d, CHUNK) scratch."""
+def _chunk_log_joint(XT, m, log_weights, means, prec, log_det, full, pk, wmeans, Y, L):
+    """L[c, :m] = log w_c + log N(x | mu_c, .) for the chunk; Y is (d, CHUNK) scratch.
+
+    ``wmeans``: ``whitened_means`` when the precision is shared (tied), else empty.
+    """
     d = XT.shape[0]
     k = means.shape[0]
     half_const = -0.5 * d * LOG_2PI
+    shared = wmeans.shape[0] > 0
+    if shared:
+        _chunk_whiten(XT, m, prec, Y)
     for c in range(k):
         base = log_weights[c] + half_const + log_det[c]
-        if full:
+        if shared:
+            Lc = L[c]
+            for r in range(m):
+                Lc[r] = 0.0
+            for j in range(0, d - 1, 2):
+                b0 = wmeans[c, j]
+                b1 = wmeans[c, j + 1]
+                for r in range(m):
+                    t0 = Y[j, r] - b0
+                    t1 = Y[j + 1, r] - b1
+                    Lc[r] += t0 * t0 + t1 * t1
+            if d % 2:
+                b0 = wmeans[c, d - 1]
+                for r in range(m):
+                    t0 = Y[d - 1, r] - b0
+                    Lc[r] += t0 * t0
+        elif full:
             _chunk_maha_full(XT, means[c], m, prec, c * pk, Y, L[c])
         else:  # diagonal: two features per pass over the rows, x - mu formed in registers
             Lc = L[c]
@@ -319,6 +420,7 @@ def _pass_block(X, lo, hi, w, log_weights, means, prec, log_det, full, pk, mode,
     track = labels.shape[0] > 0
     XT = np.empty((d, CHUNK))
     Y = np.empty((d, CHUNK))
+    wmeans = whitened_means(means, prec) if (full and pk == 0) else np.empty((0, d))
     L = np.empty((k, CHUNK))
     f = np.empty((3, CHUNK))
     mx, acc, cum = f[0], f[1], f[2]
@@ -330,7 +432,7 @@ def _pass_block(X, lo, hi, w, log_weights, means, prec, log_det, full, pk, mode,
     for start in range(lo, hi, CHUNK):
         m = min(CHUNK, hi - start)
         _load_chunk(X, start, m, XT)
-        _chunk_log_joint(XT, m, log_weights, means, prec, log_det, full, pk, Y, L)
+        _chunk_log_joint(XT, m, log_weights, means, prec, log_det, full, pk, wmeans, Y, L)
         chunk_posterior(L, m, k, mx, acc, bits)
         cll, cch = chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels,
                                  track, mx, acc, cum, pick, last)
@@ -428,6 +530,7 @@ def _rows_block(X, lo, hi, log_weights, means, prec, log_det, full, pk, out_ll, 
     want_logd = out_logd.shape[0] > 0
     XT = np.empty((d, CHUNK))
     Y = np.empty((d, CHUNK))
+    wmeans = whitened_means(means, prec) if (full and pk == 0) else np.empty((0, d))
     L = np.empty((k, CHUNK))
     f = np.empty((2, CHUNK))
     mx, acc = f[0], f[1]
@@ -435,7 +538,7 @@ def _rows_block(X, lo, hi, log_weights, means, prec, log_det, full, pk, out_ll, 
     for start in range(lo, hi, CHUNK):
         m = min(CHUNK, hi - start)
         _load_chunk(X, start, m, XT)
-        _chunk_log_joint(XT, m, log_weights, means, prec, log_det, full, pk, Y, L)
+        _chunk_log_joint(XT, m, log_weights, means, prec, log_det, full, pk, wmeans, Y, L)
         if want_logd:
             for r in range(m):
                 for c in range(k):
