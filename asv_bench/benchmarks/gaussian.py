@@ -49,27 +49,30 @@ def _fitted_on_slice(implementation, X, k, covariance_type, mode="soft"):
 
 
 def fastem_seconds_per_iteration(X, k, covariance_type, max_iter, mode="soft", repeat=3,
-                                 budget=60.0):
+                                 budget=60.0, min_time=1.0, max_repeat=50):
     """Per-iteration seconds of fastem's ``fit``, without the fixed per-fit costs.
 
     Times ``fit`` with ``max_iter=1`` and with ``max_iter=max_iter`` (``tol=0``, true
-    parameters as the start), best of ``repeat`` each (fewer once ``budget`` seconds are
-    spent), and returns (best_hi - best_lo) / (n_iter_hi - n_iter_lo) with the
-    estimators' own ``n_iter_`` (hard EM may stop before ``max_iter``).
+    parameters as the start), best of ``repeat`` each, or of more (up to ``max_repeat``)
+    while less than ``min_time`` seconds are spent: a sub-millisecond iteration is the
+    difference of two short timings and needs more samples than three.  Stops early
+    once ``budget`` seconds are spent.  Returns (best_hi - best_lo) / (n_iter_hi -
+    n_iter_lo) with the estimators' own ``n_iter_`` (hard EM may stop before
+    ``max_iter``).
     """
     d = X.shape[1]
     lo = gaussian_estimator("fastem", d, k, covariance_type, mode=mode, max_iter=1)
     hi = gaussian_estimator("fastem", d, k, covariance_type, mode=mode, max_iter=max_iter)
     t_lo = t_hi = np.inf
     start = time.perf_counter()
-    for _ in range(repeat):
+    for i in range(max_repeat):
         t0 = time.perf_counter()
         quiet_fit(lo, X)
         t1 = time.perf_counter()
         quiet_fit(hi, X)
         t2 = time.perf_counter()
         t_lo, t_hi = min(t_lo, t1 - t0), min(t_hi, t2 - t1)
-        if t2 - start > budget:
+        if t2 - start > budget or (i + 1 >= repeat and t2 - start > min_time):
             break
     n_lo, n_hi = lo.n_iter_, hi.n_iter_
     per = (t_hi - t_lo) / (n_hi - n_lo) if n_hi > n_lo else np.nan
@@ -78,10 +81,12 @@ def fastem_seconds_per_iteration(X, k, covariance_type, max_iter, mode="soft", r
     return per
 
 
-def sklearn_seconds_per_iteration(X, k, covariance_type, repeat=3, budget=20.0):
+def sklearn_seconds_per_iteration(X, k, covariance_type, repeat=3, budget=20.0, min_time=1.0,
+                                  max_repeat=50):
     """Per-iteration seconds of scikit-learn's soft EM: exactly what its ``fit`` loop does
     per iteration (``_e_step`` then ``_m_step``; the lower bound is a scalar), timed
-    directly on the full ``X``, best of ``repeat`` (fewer once ``budget`` s are spent).
+    directly on the full ``X``, best of ``repeat`` (fewer once ``budget`` s are spent;
+    more, up to ``max_repeat``, while less than ``min_time`` s are spent).
     Uses scikit-learn's private methods; falls back to timing whole fits if they move."""
     est = _fitted_on_slice("sklearn", X, k, covariance_type)
     if not (hasattr(est, "_e_step") and hasattr(est, "_m_step")):  # pragma: no cover
@@ -94,14 +99,14 @@ def sklearn_seconds_per_iteration(X, k, covariance_type, repeat=3, budget=20.0):
         return (t_hi - t_lo) / (m - 1)
     best = np.inf
     start = time.perf_counter()
-    for _ in range(repeat):
+    for i in range(max_repeat):
         t0 = time.perf_counter()
         _, log_resp = est._e_step(X)
         est._m_step(X, log_resp)
         t1 = time.perf_counter()
         del log_resp
         best = min(best, t1 - t0)
-        if t1 - start > budget:
+        if t1 - start > budget or (i + 1 >= repeat and t1 - start > min_time):
             break
     return best
 
