@@ -1,11 +1,9 @@
 """Pieces shared by every model's kernels: mode codes, per-chunk weights, reductions."""
 
-import math
-
 import numpy as np
 
 from ._jit import kernel
-from ._vmath import exp_nonpos
+from ._vmath import exp_nonpos, log_pos
 from .rng import uniform, uniforms4
 
 # Mode codes understood by every one-pass kernel.
@@ -53,11 +51,13 @@ def chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels, track,
     runs over the rows of the chunk, so the one-hot modes vectorise like the soft one.
     Returns (sum_i w_i loglik_i, n_changed) over the chunk.
     """
+    for r in range(m):
+        cum[r] = acc[r]
+    log_pos(cum, m, pick)  # cum, pick: scratch until the one-hot modes below
     ll = 0.0
     for r in range(m):
-        lse = mx[r] + math.log(acc[r])
         wi = w[start + r] if has_w else 1.0
-        ll += wi * lse
+        ll += wi * (mx[r] + cum[r])
         mx[r] = wi / acc[r]  # reuse: scale turning exp(L - max) into w_i * posterior
     ch = 0
     if mode == SOFT:
