@@ -413,6 +413,7 @@ X, d, k = _data({shape!r}, {dtype!r})
 C.warm_gaussian({implementation!r}, X, k, {covariance_type!r})
 est = C.gaussian_estimator({implementation!r}, d, k, {covariance_type!r}, max_iter=2,
                            init={init!r})
+C.quiet_fit(est, X[: max(4 * k, 2000)])  # the same code path once (e.g. k-means init)
 
 def status(key):
     for line in open("/proc/self/status"):

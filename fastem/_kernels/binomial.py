@@ -19,14 +19,32 @@ BLOCK = 4096  # rows per parallel block; fixed, so results never depend on the t
 
 @kernel(inline="always")
 def _load_chunk(X, T, start, m, tn, td, XT, FT):
-    """XT[j, r] = x, FT[j, r] = t - x (failures) for rows start..start+m, as float64."""
+    """XT[j, r] = x, FT[j, r] = t - x (failures) for rows start..start+m, as float64.
+
+    The common trials layouts get their own loops (LLVM cannot vectorise ``T[i * tn, j * td]``
+    with strides only known at run time).
+    """
     d = X.shape[1]
-    for r in range(m):
-        i = start + r
+    if tn == 0 and td == 0:  # one number of trials for everything (coin tosses)
+        t = np.float64(T[0, 0])
         for j in range(d):
-            x = np.float64(X[i, j])
-            XT[j, r] = x
-            FT[j, r] = np.float64(T[i * tn, j * td]) - x
+            for r in range(m):
+                x = np.float64(X[start + r, j])
+                XT[j, r] = x
+                FT[j, r] = t - x
+    elif tn == 1 and td == 0:  # trials per row
+        for j in range(d):
+            for r in range(m):
+                x = np.float64(X[start + r, j])
+                XT[j, r] = x
+                FT[j, r] = np.float64(T[start + r, 0]) - x
+    else:
+        for r in range(m):
+            i = start + r
+            for j in range(d):
+                x = np.float64(X[i, j])
+                XT[j, r] = x
+                FT[j, r] = np.float64(T[i * tn, j * td]) - x
 
 
 @kernel(inline="always")
