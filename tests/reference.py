@@ -7,7 +7,7 @@ independent answer that the Numba kernels can be compared against.
 
 Contents:
   * binomial mixture log-densities, E-step statistics, M-step and a full EM loop;
-  * a pure-Python Philox4x32-10 block function (Salmon et al. 2011, Random123).
+  * a pure-Python SplitMix64 (Steele, Lea & Flood 2014) and the keyed uniforms built on it.
 """
 import numpy as np
 from scipy.special import gammaln, logsumexp
@@ -167,51 +167,63 @@ def binomial_em(X, trials, weights, probs, n_iter, mode="soft",
     return history
 
 
-_M32 = 0xFFFFFFFF
+_M64 = (1 << 64) - 1
+_GAMMA = 0x9E3779B97F4A7C15
 
 
-def philox4x32_10(counter, key):
-    """Philox4x32-10 block function (Salmon et al. 2011), pure Python ints.
+def splitmix64(state, count):
+    """The first ``count`` outputs of SplitMix64 started at ``state``, as Python ints.
 
-    counter: 4 uint32 ints; key: 2 uint32 ints.  Returns a tuple of 4 uint32.
-    Each round: (hi0, lo0) = mulhilo(0xD2511F53, x0), (hi1, lo1) =
-    mulhilo(0xCD9E8D57, x2); x = (hi1 ^ x1 ^ k0, lo1, hi0 ^ x3 ^ k1, lo0);
-    between rounds the key is bumped by (0x9E3779B9, 0xBB67AE85) mod 2**32.
-    Random123 tests/kat_vectors known answers:
+    Vigna's reference ``next()``: state += 0x9E3779B97F4A7C15, then
+    z = (z ^ z >> 30) * 0xBF58476D1CE4E5B9; z = (z ^ z >> 27) * 0x94D049BB133111EB;
+    return z ^ z >> 31, all modulo 2**64.  Published outputs from state 0:
 
-    >>> [hex(v) for v in philox4x32_10((0, 0, 0, 0), (0, 0))]
-    ['0x6627e8d5', '0xe169c58d', '0xbc57ac4c', '0x9b00dbd8']
-    >>> [hex(v) for v in philox4x32_10((_M32,) * 4, (_M32, _M32))]
-    ['0x408f276d', '0x41c83b0e', '0xa20bc7c6', '0x6d5451fd']
-    >>> [hex(v) for v in philox4x32_10(
-    ...     (0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344),
-    ...     (0xA4093822, 0x299F31D0))]
-    ['0xd16cfe09', '0x94fdcceb', '0x5001e420', '0x24126ea1']
+    >>> [hex(v) for v in splitmix64(0, 4)]
+    ['0xe220a8397b1dcdaf', '0x6e789e6aa1b965f4', '0x6c45d188009454f', '0xf88bb8a8724c81ec']
     """
-    x0, x1, x2, x3 = (int(v) & _M32 for v in counter)
-    k0, k1 = (int(v) & _M32 for v in key)
-    for r in range(10):
-        if r > 0:
-            k0 = (k0 + 0x9E3779B9) & _M32
-            k1 = (k1 + 0xBB67AE85) & _M32
-        p0 = 0xD2511F53 * x0
-        p1 = 0xCD9E8D57 * x2
-        hi0, lo0 = p0 >> 32, p0 & _M32
-        hi1, lo1 = p1 >> 32, p1 & _M32
-        x0, x1, x2, x3 = hi1 ^ x1 ^ k0, lo1, hi0 ^ x3 ^ k1, lo0
-    return (x0, x1, x2, x3)
+    out = []
+    for _ in range(count):
+        state = (state + _GAMMA) & _M64
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+        out.append(z ^ (z >> 31))
+    return out
 
 
-def philox_uniform(seed, stream, row):
+def splitmix64_at(state, j):
+    """Output j (j >= 1) of SplitMix64 started at ``state``, without the j - 1 before it.
+
+    The state after j steps is state + j * gamma, so output j is the output function at
+    that state (equivalently: the first output from state + (j - 1) * gamma):
+
+    >>> splitmix64_at(12345, 3) == splitmix64(12345, 3)[-1]
+    True
+    """
+    return splitmix64((state + (j - 1) * _GAMMA) & _M64, 1)[0]
+
+
+def splitmix_key(seed, stream):
+    """fastem's documented state for (seed, stream): output stream + 1 from mix64(seed).
+
+    mix64(seed) is the output function at ``seed``, i.e. output 1 from seed - gamma.
+    """
+    return splitmix64_at(splitmix64_at((seed - _GAMMA) & _M64, 1), stream + 1)
+
+
+def splitmix_uniform(seed, stream, row):
     """The uniform in [0, 1) that fastem's stochastic EM draws for (seed, stream, row).
 
-    Documented construction: Philox4x32-10 with counter (row low 32 bits, row high 32
-    bits, stream low 32 bits, 0) and key (seed low 32 bits, seed high 32 bits); the
-    first two output words give 53 bits, as in ``genrand_res53``.
+    Documented construction: output row + 1 of SplitMix64 started at
+    ``splitmix_key(seed, stream)``, top 53 bits times 2**-53.
     """
-    m = 0xFFFFFFFF
-    x0, x1, _, _ = philox4x32_10((row & m, row >> 32, stream & m, 0), (seed & m, seed >> 32))
-    return ((x0 >> 5) * 67108864.0 + (x1 >> 6)) / 9007199254740992.0
+    return (splitmix64_at(splitmix_key(seed, stream), row + 1) >> 11) / 9007199254740992.0
+
+
+def splitmix_open_uniform(seed, stream, j):
+    """The uniform in (0, 1) at counter j that fastem's random initialisation draws."""
+    z = splitmix64_at(splitmix_key(seed, stream), j + 1)
+    return ((z >> 11) + 0.5) / 9007199254740992.0
 
 
 # ---------------------------------------------------------------------------

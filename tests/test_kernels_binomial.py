@@ -13,7 +13,7 @@ from conftest import RTOL, needs_jit
 from fastem import kernels as K
 from fastem._kernels import binomial as kb
 from fastem._kernels._common import RANDOM
-from fastem._kernels.rng import philox4x32_10, uniform
+from fastem._kernels.rng import GAMMA, bits_at, mix64, uniform
 
 pytestmark = pytest.mark.kernels
 
@@ -65,7 +65,7 @@ def test_em_step_matches_reference(dtype, mode, weighted):
     nk, sx, st, ll, changed = K.binomial_em_step(
         X, T, w, weights, probs, code, seed, it, labels
     )
-    uniforms = np.array([ref.philox_uniform(seed, it, i) for i in range(n)])
+    uniforms = np.array([ref.splitmix_uniform(seed, it, i) for i in range(n)])
     want = ref.binomial_em_step(
         X, T, weights, probs, mode, sample_weight=w if weighted else None, uniforms=uniforms
     )
@@ -98,13 +98,19 @@ def test_stochastic_draws_depend_on_seed_and_iteration():
 
 def test_random_responsibilities_are_a_partition(dtype):
     rng = np.random.default_rng(4)
-    X, T, weights, probs = make_data(rng, 60, 2, 5, dtype, "scalar")
+    n, k = 60, 5
+    X, T, weights, probs = make_data(rng, n, 2, k, dtype, "scalar")
     nk, sx, st, _, _ = kb.binomial_pass(
         X, T, EMPTY_W, np.log(weights), probs, RANDOM, 9, 0, EMPTY_L, 16
     )
-    np.testing.assert_allclose(nk.sum(), 60, rtol=RTOL)
-    np.testing.assert_allclose(sx.sum(axis=0), X.sum(axis=0), rtol=RTOL)
-    assert np.all(nk > 0) and np.ptp(nk) > 0  # random, not uniform
+    # Row i's responsibilities are its k documented open uniforms, normalised.
+    U = np.array([[ref.splitmix_open_uniform(9, 0, i * k + c) for c in range(k)]
+                  for i in range(n)])
+    R = U / U.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(nk, R.sum(axis=0), rtol=RTOL)
+    np.testing.assert_allclose(sx, R.T @ X.astype(np.float64), rtol=RTOL)
+    np.testing.assert_allclose(nk.sum(), n, rtol=RTOL)
+    assert np.ptp(nk) > 0  # random, not uniform
 
 
 def test_rows_kernel_matches_reference(dtype):
@@ -136,14 +142,16 @@ def test_mstep_keeps_empty_component_and_clips():
     np.testing.assert_array_equal(probs, [[1 - 1e-10, 1e-10], [0.6, 0.7]])
 
 
-def test_philox_known_answers():
+def test_splitmix_known_answers():
     u = np.uint64
-    for ctr, key in [((0, 0, 0, 0), (0, 0)), ((0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344),
-                                               (0xA4093822, 0x299F31D0))]:
-        got = philox4x32_10(*(u(c) for c in ctr), *(u(c) for c in key))
-        assert tuple(int(g) for g in got) == ref.philox4x32_10(ctr, key)
-    for seed, stream, row in [(0, 1, 0), (2**40 + 3, 5, 2**33 + 1), (7, 2**35, 99)]:
-        assert uniform(seed, stream, row) == ref.philox_uniform(seed, stream, row)
+    # Vigna's published SplitMix64 outputs from state 0, then the same from other states.
+    assert [int(bits_at(u(0), j)) for j in range(4)] == [
+        0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4, 0x06C45D188009454F, 0xF88BB8A8724C81EC]
+    assert [int(bits_at(u(2**64 - 5), j)) for j in range(3)] == ref.splitmix64(2**64 - 5, 3)
+    assert int(mix64(u(12345) + GAMMA)) == ref.splitmix64(12345, 1)[0]
+    for seed, stream, row in [(0, 1, 0), (2**40 + 3, 5, 2**33 + 1), (7, 2**35, 99),
+                              (2**63 - 1, 0, 2**62)]:
+        assert uniform(seed, stream, row) == ref.splitmix_uniform(seed, stream, row)
 
 
 @pytest.mark.parametrize(

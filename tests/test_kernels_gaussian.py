@@ -60,7 +60,7 @@ def test_em_step_statistics_give_reference_m_step(ct, mode, d, dtype):
     labels = np.full(n, -1, dtype=np.int32)
     nk, s1, s2, ll, changed = EM_STEP[ct](X, w, weights, means, pchol, MODES[mode], seed, it,
                                           labels)
-    uniforms = np.array([ref.philox_uniform(seed, it, i) for i in range(n)])
+    uniforms = np.array([ref.splitmix_uniform(seed, it, i) for i in range(n)])
     want = ref.gaussian_em_step(X, weights, means, cov, ct, 0.0, mode, sample_weight=w,
                                 uniforms=uniforms)
     np.testing.assert_allclose(ll, want["loglik"], rtol=RTOL)

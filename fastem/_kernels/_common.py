@@ -4,7 +4,7 @@ import numpy as np
 
 from ._jit import kernel
 from ._vmath import exp_nonpos, log_pos
-from .rng import uniform, uniforms4
+from .rng import open_uniform, scale_by_uniforms, stream_key
 
 # Mode codes understood by every one-pass kernel.
 SOFT = 0  # posterior responsibilities
@@ -76,20 +76,14 @@ def chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels, track,
                 L[c, r] *= mx[r]
         return ll, ch
     if mode == RANDOM:  # random responsibilities, for initialisation only
+        key = stream_key(seed, stream)
         for r in range(m):
             i = start + r
             tot = 0.0
-            for g in range(0, k, 4):
-                u0, u1, u2, u3 = uniforms4(seed, stream, i, g // 4)
-                L[g, r] = u0
-                if g + 1 < k:
-                    L[g + 1, r] = u1
-                if g + 2 < k:
-                    L[g + 2, r] = u2
-                if g + 3 < k:
-                    L[g + 3, r] = u3
             for c in range(k):
-                tot += L[c, r]
+                u = open_uniform(key, i * k + c)  # counter: (row, component) in row-major order
+                L[c, r] = u
+                tot += u
             wi = w[i] if has_w else 1.0
             for c in range(k):
                 L[c, r] *= wi / tot
@@ -108,8 +102,8 @@ def chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels, track,
         # Inverse CDF of the posterior at a keyed uniform: the first c whose cumulative
         # weight exceeds u * row sum, i.e. the number of c with cum_c <= u. Rounding can
         # leave every cum_c <= u: then the last c of positive weight.
+        scale_by_uniforms(acc, m, seed, stream, start)
         for r in range(m):
-            acc[r] *= uniform(seed, stream, start + r)
             cum[r] = 0.0
             pick[r] = 0
             last[r] = 0
