@@ -267,3 +267,47 @@ class BinomialModes:
 
     def track_seconds_per_iteration(self, dataset, mode):
         return fastem_seconds_per_iteration(self.X, self.trials, mode)
+
+
+class BinomialModeRatio:
+    """Per-iteration cost of hard or stochastic EM over soft EM on the same rows: one pass
+    of the public kernel ``fastem.kernels.binomial_em_step`` over all 1e7 rows in the mode,
+    over one soft pass, alternating (soft, mode) three times and keeping each one's best.
+
+    This is the like-for-like ratio (bar: 1.2).  A ``fit`` is another matter on data with
+    repeated rows: soft and hard EM merge repeated rows once per fit, stochastic EM cannot
+    (every row needs its own draw), so on ``coins-10`` a stochastic iteration costs a full
+    pass while a soft one costs microseconds (see ``BinomialModes``)."""
+
+    params = [BINOM_DATASETS, ["hard", "stochastic"]]
+    param_names = ["dataset", "mode"]
+    unit = "ratio"
+    rounds = 1
+    timeout = 600
+
+    def setup(self, dataset, mode):
+        require("fastem-binomial")
+        from fastem import kernels
+
+        self.K = kernels
+        self.X, trials = binomial_data(dataset, rows(N_ROWS))
+        T = np.asarray(trials, dtype=self.X.dtype)
+        self.T = T.reshape(-1, 1) if T.ndim else T.reshape(1, 1)
+        _warm_fastem(self.X, trials, "soft")
+        _warm_fastem(self.X, trials, mode)
+
+    def _step(self, code):
+        K = self.K
+        w, p = BINOM_WEIGHTS_INIT.copy(), BINOM_PROBS_INIT.reshape(-1, 1).copy()
+        no_w, no_labels = np.empty(0), np.empty(0, dtype=np.int32)
+        return lambda: K.binomial_em_step(self.X, self.T, no_w, w, p, code, 1, 1, no_labels)
+
+    def track_time_ratio_over_soft(self, dataset, mode):
+        soft = self._step(self.K.SOFT)
+        other = self._step(self.K.HARD if mode == "hard" else self.K.STOCHASTIC)
+        soft(), other()  # compiled by the warm-up; these calls only load them
+        t_soft = t_other = np.inf
+        for _ in range(3):
+            t_soft = min(t_soft, C.best_of(soft, 2))
+            t_other = min(t_other, C.best_of(other, 2))
+        return t_other / t_soft
