@@ -135,6 +135,46 @@ def chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels, track,
     return ll, ch
 
 
+@kernel(inline="always")
+def chunk_outputs(L, m, k, start, coef, mx, acc, bits, out_ll, out_resp, out_labels,
+                  out_logd):
+    """Write a chunk's per-row outputs from its log joints L[:, :m] (L is consumed).
+
+    ``coef[:m]`` is a per-row term of every log density that does not depend on the
+    component (the binomial coefficient; zeros where there is none).  Each output is
+    skipped when passed empty: ``out_logd`` (n, k) log joints, ``out_labels`` (n,) first
+    argmax, ``out_ll`` (n,) log-likelihood, ``out_resp`` (n, k) posterior.  ``mx``,
+    ``acc`` (float) and ``bits`` (int64) are CHUNK-long scratch.
+    """
+    if out_logd.shape[0] > 0:
+        for r in range(m):
+            for c in range(k):
+                out_logd[start + r, c] = L[c, r] + coef[r]
+    if out_labels.shape[0] > 0:  # mx, bits: running maximum and its component
+        for r in range(m):
+            mx[r] = L[0, r]
+            bits[r] = 0
+        for c in range(1, k):
+            for r in range(m):
+                v = L[c, r]
+                bits[r] = c if v > mx[r] else bits[r]
+                mx[r] = max(mx[r], v)
+        for r in range(m):
+            out_labels[start + r] = bits[r]
+    want_ll = out_ll.shape[0] > 0
+    if want_ll or out_resp.shape[0] > 0:
+        chunk_posterior(L, m, k, mx, acc, bits)
+        if out_resp.shape[0] > 0:
+            for r in range(m):
+                inv = 1.0 / acc[r]
+                for c in range(k):
+                    out_resp[start + r, c] = L[c, r] * inv
+        if want_ll:
+            log_pos(acc, m, bits)
+            for r in range(m):
+                out_ll[start + r] = mx[r] + acc[r] + coef[r]
+
+
 # Helpers for parallel kernels. Inside a parallel=True function Numba turns every array
 # expression (np.zeros, a += b[i], np.log(a)) into its own parallel region with a fork and
 # a join; a few hundred of those per pass cost milliseconds, and with GNU OpenMP's default

@@ -11,7 +11,16 @@ import math
 import numpy as np
 from numba import prange
 
-from ._common import CHUNK, chunk_posterior, chunk_weights, izeros, log_pq, sum_blocks, zeros
+from ._common import (
+    CHUNK,
+    chunk_outputs,
+    chunk_posterior,
+    chunk_weights,
+    izeros,
+    log_pq,
+    sum_blocks,
+    zeros,
+)
 from ._jit import kernel
 
 BLOCK = 4096  # rows per parallel block; fixed, so results never depend on the thread count
@@ -167,10 +176,6 @@ def _rows_block(X, T, lo, hi, tn, td, log_weights, lp, lq, with_coef, out_ll, ou
     """Rows lo..hi of ``binomial_rows``."""
     d = X.shape[1]
     k = lp.shape[0]
-    want_ll = out_ll.shape[0] > 0
-    want_resp = out_resp.shape[0] > 0
-    want_lab = out_labels.shape[0] > 0
-    want_logd = out_logd.shape[0] > 0
     XT = np.empty((d, CHUNK))
     FT = np.empty((d, CHUNK))
     L = np.empty((k, CHUNK))
@@ -186,26 +191,8 @@ def _rows_block(X, T, lo, hi, tn, td, log_weights, lp, lq, with_coef, out_ll, ou
         else:
             for r in range(m):
                 coef[r] = 0.0
-        if want_logd:
-            for r in range(m):
-                for c in range(k):
-                    out_logd[start + r, c] = L[c, r] + coef[r]
-        if want_lab or want_ll or want_resp:
-            chunk_posterior(L, m, k, mx, acc, bits)
-        if want_lab:  # the argmax is the first entry equal to exp(0) = 1
-            for r in range(m):
-                pick = 0
-                while L[pick, r] < 1.0:
-                    pick += 1
-                out_labels[start + r] = pick
-        if want_ll:
-            for r in range(m):
-                out_ll[start + r] = mx[r] + math.log(acc[r]) + coef[r]
-        if want_resp:
-            for r in range(m):
-                inv = 1.0 / acc[r]
-                for c in range(k):
-                    out_resp[start + r, c] = L[c, r] * inv
+        chunk_outputs(L, m, k, start, coef, mx, acc, bits, out_ll, out_resp, out_labels,
+                      out_logd)
 
 
 @kernel(parallel=True)

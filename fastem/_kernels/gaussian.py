@@ -23,7 +23,15 @@ import math
 import numpy as np
 from numba import prange
 
-from ._common import CHUNK, chunk_posterior, chunk_weights, izeros, sum_blocks, zeros
+from ._common import (
+    CHUNK,
+    chunk_outputs,
+    chunk_posterior,
+    chunk_weights,
+    izeros,
+    sum_blocks,
+    zeros,
+)
 from ._jit import kernel
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -524,44 +532,19 @@ def _rows_block(X, lo, hi, log_weights, means, prec, log_det, full, pk, out_ll, 
     """Rows lo..hi of ``gauss_rows`` (a serial function per block, as ``_pass_block``)."""
     d = X.shape[1]
     k = means.shape[0]
-    want_ll = out_ll.shape[0] > 0
-    want_resp = out_resp.shape[0] > 0
-    want_lab = out_labels.shape[0] > 0
-    want_logd = out_logd.shape[0] > 0
     XT = np.empty((d, CHUNK))
     Y = np.empty((d, CHUNK))
     wmeans = whitened_means(means, prec) if (full and pk == 0) else np.empty((0, d))
     L = np.empty((k, CHUNK))
-    f = np.empty((2, CHUNK))
-    mx, acc = f[0], f[1]
+    f = np.zeros((3, CHUNK))
+    mx, acc, coef = f[0], f[1], f[2]  # coef: no per-row constant, stays 0
     bits = np.empty(CHUNK, dtype=np.int64)
     for start in range(lo, hi, CHUNK):
         m = min(CHUNK, hi - start)
         _load_chunk(X, start, m, XT)
         _chunk_log_joint(XT, m, log_weights, means, prec, log_det, full, pk, wmeans, Y, L)
-        if want_logd:
-            for r in range(m):
-                for c in range(k):
-                    out_logd[start + r, c] = L[c, r]
-        if want_lab:
-            for r in range(m):
-                pick = 0
-                best = L[0, r]
-                for c in range(1, k):
-                    if L[c, r] > best:
-                        best = L[c, r]
-                        pick = c
-                out_labels[start + r] = pick
-        if want_ll or want_resp:
-            chunk_posterior(L, m, k, mx, acc, bits)
-            if want_ll:
-                for r in range(m):
-                    out_ll[start + r] = mx[r] + math.log(acc[r])
-            if want_resp:
-                for r in range(m):
-                    inv = 1.0 / acc[r]
-                    for c in range(k):
-                        out_resp[start + r, c] = L[c, r] * inv
+        chunk_outputs(L, m, k, start, coef, mx, acc, bits, out_ll, out_resp, out_labels,
+                      out_logd)
 
 
 @kernel(parallel=True)
