@@ -43,6 +43,19 @@ def chunk_posterior(L, m, k, mx, acc, bits):
 
 
 @kernel(inline="always")
+def chunk_argmax(L, m, k, best, pick):
+    """pick[:m] = the first c of largest L[c, r] per row (best[:m]: that value)."""
+    for r in range(m):
+        best[r] = L[0, r]
+        pick[r] = 0
+    for c in range(1, k):
+        for r in range(m):
+            v = L[c, r]
+            pick[r] = c if v > best[r] else pick[r]
+            best[r] = max(best[r], v)
+
+
+@kernel(inline="always")
 def chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels, track,
                   mx, acc, cum, pick, last):
     """Overwrite L[:, :m] (exp(L - max), row sums acc) with w_i times the mode's weights.
@@ -88,16 +101,8 @@ def chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels, track,
             for c in range(k):
                 L[c, r] *= wi / tot
         return ll, 0
-    if mode == HARD:  # first maximum
-        for r in range(m):
-            cum[r] = L[0, r]
-            pick[r] = 0
-        for c in range(1, k):
-            for r in range(m):
-                v = L[c, r]
-                if v > cum[r]:
-                    cum[r] = v
-                    pick[r] = c
+    if mode == HARD:
+        chunk_argmax(L, m, k, cum, pick)
     elif mode == STOCHASTIC:
         # Inverse CDF of the posterior at a keyed uniform: the first c whose cumulative
         # weight exceeds u * row sum, i.e. the number of c with cum_c <= u. Rounding can
@@ -150,15 +155,8 @@ def chunk_outputs(L, m, k, start, coef, mx, acc, bits, out_ll, out_resp, out_lab
         for r in range(m):
             for c in range(k):
                 out_logd[start + r, c] = L[c, r] + coef[r]
-    if out_labels.shape[0] > 0:  # mx, bits: running maximum and its component
-        for r in range(m):
-            mx[r] = L[0, r]
-            bits[r] = 0
-        for c in range(1, k):
-            for r in range(m):
-                v = L[c, r]
-                bits[r] = c if v > mx[r] else bits[r]
-                mx[r] = max(mx[r], v)
+    if out_labels.shape[0] > 0:
+        chunk_argmax(L, m, k, mx, bits)  # mx, bits: scratch here
         for r in range(m):
             out_labels[start + r] = bits[r]
     want_ll = out_ll.shape[0] > 0
