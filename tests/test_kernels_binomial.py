@@ -12,7 +12,7 @@ import reference as ref
 from conftest import RTOL, needs_jit
 from fastem import kernels as K
 from fastem._kernels import binomial as kb
-from fastem._kernels._common import RANDOM
+from fastem._kernels._common import CHUNK, RANDOM, STOCHASTIC, chunk_weights
 from fastem._kernels.rng import GAMMA, bits_at, mix64, uniform
 
 pytestmark = pytest.mark.kernels
@@ -94,6 +94,26 @@ def test_stochastic_draws_depend_on_seed_and_iteration():
     np.testing.assert_array_equal(a, labels_for(1, 1))
     assert np.any(a != labels_for(2, 1))
     assert np.any(a != labels_for(1, 2))
+
+
+@pytest.mark.parametrize("row", [[1.0, 0.5, 0.0, 0.0], [1.0, 0.0, 0.5, 0.0],
+                                 [0.0, 1.0, 0.0, 0.0], [0.5, 0.0, 0.0, 1.0]])
+def test_stochastic_pick_never_lands_on_a_zero_weight(row):
+    """When rounding leaves u * (row sum) at or past the running total, the draw falls
+    back to the last component of positive weight (never one of weight 0).  A row sum
+    far above the total of the weights forces that case for every uniform."""
+    k, m = len(row), 8
+    L = np.zeros((k, CHUNK))
+    L[:, :m] = np.array(row)[:, None]
+    acc = np.full(CHUNK, 1e300)
+    mx, cum = np.zeros(CHUNK), np.empty(CHUNK)
+    pick = np.empty(CHUNK, dtype=np.int64)
+    labels = np.full(m, -1, dtype=np.int32)
+    chunk_weights(L, m, k, 0, EMPTY_W, False, STOCHASTIC, 5, 1, labels, True,
+                  mx, acc, cum, pick)
+    want = max(c for c in range(k) if row[c] > 0)
+    np.testing.assert_array_equal(labels, want)
+    np.testing.assert_array_equal(L[:, :m], np.eye(k)[want][:, None].repeat(m, axis=1))
 
 
 def test_random_responsibilities_are_a_partition(dtype):

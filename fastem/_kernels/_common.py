@@ -57,10 +57,10 @@ def chunk_argmax(L, m, k, best, pick):
 
 @kernel(inline="always")
 def chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels, track,
-                  mx, acc, cum, pick, last):
+                  mx, acc, cum, pick):
     """Overwrite L[:, :m] (exp(L - max), row sums acc) with w_i times the mode's weights.
 
-    ``cum`` (float) and ``pick``, ``last`` (int64) are CHUNK-long scratch.  Every loop
+    ``cum`` (float) and ``pick`` (int64) are CHUNK-long scratch.  Every loop
     runs over the rows of the chunk, so the one-hot modes vectorise like the soft one.
     Returns (sum_i w_i loglik_i, n_changed) over the chunk.
     """
@@ -104,22 +104,28 @@ def chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels, track,
     if mode == HARD:
         chunk_argmax(L, m, k, cum, pick)
     elif mode == STOCHASTIC:
-        # Inverse CDF of the posterior at a keyed uniform: the first c whose cumulative
-        # weight exceeds u * row sum, i.e. the number of c with cum_c <= u. Rounding can
-        # leave every cum_c <= u: then the last c of positive weight.
+        # Inverse CDF of the posterior at a keyed uniform u: the label is the number of
+        # c < k - 1 whose cumulative weight cum_c is <= u * acc (cum never decreases, so
+        # that count picks a c of positive weight). The last component needs no test:
+        # cum_{k-1} is acc's own sum, > u * acc. Should rounding ever make the pick the
+        # last component while its weight is 0, the row goes to its last positive one.
         scale_by_uniforms(acc, m, seed, stream, start)
         for r in range(m):
             cum[r] = 0.0
             pick[r] = 0
-            last[r] = 0
-        for c in range(k):
+        for c in range(k - 1):
             for r in range(m):
-                v = L[c, r]
-                cum[r] += v
+                cum[r] += L[c, r]
                 pick[r] += 1 if cum[r] <= acc[r] else 0
-                last[r] = c if v > 0.0 else last[r]
+        bad = 0
         for r in range(m):
-            pick[r] = min(pick[r], last[r])
+            bad += 1 if (pick[r] == k - 1 and L[k - 1, r] == 0.0) else 0
+        if bad > 0:
+            for r in range(m):
+                p = pick[r]
+                while L[p, r] == 0.0:  # some entry is exp(0) = 1
+                    p -= 1
+                pick[r] = p
     else:  # FIXED: the given labels
         for r in range(m):
             pick[r] = labels[start + r]

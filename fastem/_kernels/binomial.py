@@ -99,8 +99,8 @@ def _pass_block(X, T, lo, hi, tn, td, w, log_weights, lp, lq, mode, seed, stream
     L = np.empty((k, CHUNK))
     f = np.empty((3, CHUNK))
     mx, acc, cum = f[0], f[1], f[2]
-    ib = np.empty((3, CHUNK), dtype=np.int64)
-    bits, pick, last = ib[0], ib[1], ib[2]
+    ib = np.empty((2, CHUNK), dtype=np.int64)
+    bits, pick = ib[0], ib[1]
     ll = 0.0
     ch = 0
     for start in range(lo, hi, CHUNK):
@@ -109,7 +109,7 @@ def _pass_block(X, T, lo, hi, tn, td, w, log_weights, lp, lq, mode, seed, stream
         _chunk_log_joint(XT, FT, m, log_weights, lp, lq, L)
         chunk_posterior(L, m, k, mx, acc, bits)
         cll, cch = chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels,
-                                 track, mx, acc, cum, pick, last)
+                                 track, mx, acc, cum, pick)
         ll += cll
         ch += cch
         for c in range(k):  # L now holds w_i * r_ic

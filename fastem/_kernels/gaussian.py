@@ -432,8 +432,8 @@ def _pass_block(X, lo, hi, w, log_weights, means, prec, log_det, full, pk, mode,
     L = np.empty((k, CHUNK))
     f = np.empty((3, CHUNK))
     mx, acc, cum = f[0], f[1], f[2]
-    ib = np.empty((3, CHUNK), dtype=np.int64)
-    bits, pick, last = ib[0], ib[1], ib[2]
+    ib = np.empty((2, CHUNK), dtype=np.int64)
+    bits, pick = ib[0], ib[1]
     zsum = np.zeros(d)  # first moments about the tied centre: not needed
     ll = 0.0
     ch = 0
@@ -443,7 +443,7 @@ def _pass_block(X, lo, hi, w, log_weights, means, prec, log_det, full, pk, mode,
         _chunk_log_joint(XT, m, log_weights, means, prec, log_det, full, pk, wmeans, Y, L)
         chunk_posterior(L, m, k, mx, acc, bits)
         cll, cch = chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels,
-                                 track, mx, acc, cum, pick, last)
+                                 track, mx, acc, cum, pick)
         ll += cll
         ch += cch
         # Statistics about each component's current mean; L now holds w_i * r_ic.
