@@ -22,6 +22,7 @@ from ._common import (
     zeros,
 )
 from ._jit import kernel
+from ._state import serial_only
 
 BLOCK = 4096  # rows per parallel block; fixed, so results never depend on the thread count
 
@@ -132,6 +133,17 @@ def _pass_block(X, T, lo, hi, tn, td, w, log_weights, lp, lq, mode, seed, stream
 
 
 @kernel(parallel=True)
+def _pass_blocks(X, T, tn, td, w, log_weights, lp, lq, mode, seed, stream, labels, block,
+                 p_nk, p_sx, p_sf, p_ll, p_ch):
+    """The blocks of ``binomial_pass`` on Numba's thread pool (the same loop as its serial path)."""
+    n = X.shape[0]
+    for b in prange(p_ll.shape[0]):
+        p_ll[b], p_ch[b] = _pass_block(X, T, b * block, min(n, (b + 1) * block), tn, td, w,
+                                       log_weights, lp, lq, mode, seed, stream, labels,
+                                       p_nk[b], p_sx[b], p_sf[b])
+
+
+@kernel
 def binomial_pass(X, T, w, log_weights, probs, mode, seed, stream, labels, block):
     """One EM pass: E-step in the given mode plus the weighted sufficient statistics.
 
@@ -148,16 +160,19 @@ def binomial_pass(X, T, w, log_weights, probs, mode, seed, stream, labels, block
     tn = 1 if T.shape[0] > 1 else 0
     td = 1 if T.shape[1] > 1 else 0
     nb = (n + block - 1) // block
-    p_nk = zeros((nb, k))
-    p_sx = zeros((nb, k, d))
-    p_sf = zeros((nb, k, d))
-    p_ll = zeros((nb,))
-    p_ch = izeros(nb)
-    for b in prange(nb):
-        ll, ch = _pass_block(X, T, b * block, min(n, (b + 1) * block), tn, td, w, log_weights,
-                             lp, lq, mode, seed, stream, labels, p_nk[b], p_sx[b], p_sf[b])
-        p_ll[b] = ll
-        p_ch[b] = ch
+    p_nk = np.zeros((nb, k))
+    p_sx = np.zeros((nb, k, d))
+    p_sf = np.zeros((nb, k, d))
+    p_ll = np.zeros(nb)
+    p_ch = np.zeros(nb, dtype=np.int64)
+    if serial_only():
+        for b in range(nb):
+            p_ll[b], p_ch[b] = _pass_block(X, T, b * block, min(n, (b + 1) * block), tn, td, w,
+                                           log_weights, lp, lq, mode, seed, stream, labels,
+                                           p_nk[b], p_sx[b], p_sf[b])
+    else:
+        _pass_blocks(X, T, tn, td, w, log_weights, lp, lq, mode, seed, stream, labels, block,
+                     p_nk, p_sx, p_sf, p_ll, p_ch)
     # Fixed-order reduction: the result does not depend on the thread count.
     nk = sum_blocks(p_nk)
     sx = sum_blocks(p_sx)
@@ -196,6 +211,16 @@ def _rows_block(X, T, lo, hi, tn, td, log_weights, lp, lq, with_coef, out_ll, ou
 
 
 @kernel(parallel=True)
+def _rows_blocks(X, T, tn, td, log_weights, lp, lq, with_coef, block, out_ll, out_resp,
+                 out_labels, out_logd):
+    """The blocks of ``binomial_rows`` on Numba's thread pool."""
+    n = X.shape[0]
+    for b in prange((n + block - 1) // block):
+        _rows_block(X, T, b * block, min(n, (b + 1) * block), tn, td, log_weights, lp, lq,
+                    with_coef, out_ll, out_resp, out_labels, out_logd)
+
+
+@kernel
 def binomial_rows(X, T, log_weights, probs, with_coef, out_ll, out_resp, out_labels,
                   out_logd):
     """Per-row outputs at fixed parameters; each output is skipped when passed empty.
@@ -209,10 +234,13 @@ def binomial_rows(X, T, log_weights, probs, with_coef, out_ll, out_resp, out_lab
     tn = 1 if T.shape[0] > 1 else 0
     td = 1 if T.shape[1] > 1 else 0
     block = 16 * CHUNK
-    nb = (n + block - 1) // block
-    for b in prange(nb):
-        _rows_block(X, T, b * block, min(n, (b + 1) * block), tn, td, log_weights, lp, lq,
-                    with_coef, out_ll, out_resp, out_labels, out_logd)
+    if serial_only():
+        for b in range((n + block - 1) // block):
+            _rows_block(X, T, b * block, min(n, (b + 1) * block), tn, td, log_weights, lp, lq,
+                        with_coef, out_ll, out_resp, out_labels, out_logd)
+    else:
+        _rows_blocks(X, T, tn, td, log_weights, lp, lq, with_coef, block, out_ll, out_resp,
+                     out_labels, out_logd)
 
 
 @kernel
@@ -236,15 +264,25 @@ def _coef_block(X, T, w, lo, hi, tn, td):
 
 
 @kernel(parallel=True)
+def _coef_blocks(X, T, w, tn, td, block, part):
+    n = X.shape[0]
+    for b in prange(part.shape[0]):
+        part[b] = _coef_block(X, T, w, b * block, min(n, (b + 1) * block), tn, td)
+
+
+@kernel
 def binomial_log_coef_sum(X, T, w, block):
     """``sum_i w_i sum_j log C(t_ij, x_ij)`` with a fixed-order block reduction."""
     n, d = X.shape
     tn = 1 if T.shape[0] > 1 else 0
     td = 1 if T.shape[1] > 1 else 0
     nb = (n + block - 1) // block
-    part = zeros((nb,))
-    for b in prange(nb):
-        part[b] = _coef_block(X, T, w, b * block, min(n, (b + 1) * block), tn, td)
+    part = np.zeros(nb)
+    if serial_only():
+        for b in range(nb):
+            part[b] = _coef_block(X, T, w, b * block, min(n, (b + 1) * block), tn, td)
+    else:
+        _coef_blocks(X, T, w, tn, td, block, part)
     return sum_blocks(part)[()]
 
 

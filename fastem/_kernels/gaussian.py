@@ -33,6 +33,7 @@ from ._common import (
     zeros,
 )
 from ._jit import kernel
+from ._state import serial_only
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -484,6 +485,17 @@ def _pass_block(X, lo, hi, w, log_weights, means, prec, log_det, full, pk, mode,
 
 
 @kernel(parallel=True)
+def _pass_blocks(X, w, log_weights, means, prec, log_det, full, pk, mode, seed, stream, labels,
+                 tied, center, block, p_nk, p_s1, p_s2, p_sq, p_ll, p_ch):
+    """The blocks of ``gauss_pass`` on Numba's thread pool (the same loop as its serial path)."""
+    n = X.shape[0]
+    for b in prange(p_ll.shape[0]):
+        p_ll[b], p_ch[b] = _pass_block(
+            X, b * block, min(n, (b + 1) * block), w, log_weights, means, prec, log_det, full,
+            pk, mode, seed, stream, labels, tied, center, p_nk[b], p_s1[b], p_s2[b], p_sq[b])
+
+
+@kernel
 def gauss_pass(X, w, log_weights, means, prec, log_det, full, mode, seed, stream, labels,
                block, tied, center):
     """One EM pass over X; returns (nk, s1, s2, loglik, n_changed).
@@ -500,18 +512,21 @@ def gauss_pass(X, w, log_weights, means, prec, log_det, full, mode, seed, stream
     pk = 1 if (full and prec.shape[0] > 1) else 0
     ks = (1 if tied else k) if full else 0
     nb = (n + block - 1) // block
-    p_nk = zeros((nb, k))
-    p_s1 = zeros((nb, k, d))
-    p_s2 = zeros((nb, ks, d, d))
-    p_sq = zeros((nb, k if not full else 0, d))
-    p_ll = zeros((nb,))
-    p_ch = izeros(nb)
-    for b in prange(nb):
-        ll, ch = _pass_block(X, b * block, min(n, (b + 1) * block), w, log_weights, means,
-                             prec, log_det, full, pk, mode, seed, stream, labels, tied,
-                             center, p_nk[b], p_s1[b], p_s2[b], p_sq[b])
-        p_ll[b] = ll
-        p_ch[b] = ch
+    p_nk = np.zeros((nb, k))
+    p_s1 = np.zeros((nb, k, d))
+    p_s2 = np.zeros((nb, ks, d, d))
+    p_sq = np.zeros((nb, k if not full else 0, d))
+    p_ll = np.zeros(nb)
+    p_ch = np.zeros(nb, dtype=np.int64)
+    if serial_only():
+        for b in range(nb):
+            p_ll[b], p_ch[b] = _pass_block(
+                X, b * block, min(n, (b + 1) * block), w, log_weights, means, prec, log_det,
+                full, pk, mode, seed, stream, labels, tied, center, p_nk[b], p_s1[b], p_s2[b],
+                p_sq[b])
+    else:
+        _pass_blocks(X, w, log_weights, means, prec, log_det, full, pk, mode, seed, stream,
+                     labels, tied, center, block, p_nk, p_s1, p_s2, p_sq, p_ll, p_ch)
     # Fixed-order reduction: the result does not depend on the thread count.
     nk = sum_blocks(p_nk)
     s1 = sum_blocks(p_s1)
@@ -548,6 +563,16 @@ def _rows_block(X, lo, hi, log_weights, means, prec, log_det, full, pk, out_ll, 
 
 
 @kernel(parallel=True)
+def _rows_blocks(X, log_weights, means, prec, log_det, full, pk, block, out_ll, out_resp,
+                 out_labels, out_logd):
+    """The blocks of ``gauss_rows`` on Numba's thread pool."""
+    n = X.shape[0]
+    for b in prange((n + block - 1) // block):
+        _rows_block(X, b * block, min(n, (b + 1) * block), log_weights, means, prec, log_det,
+                    full, pk, out_ll, out_resp, out_labels, out_logd)
+
+
+@kernel
 def gauss_rows(X, log_weights, means, prec, log_det, full, out_ll, out_resp, out_labels,
                out_logd):
     """Per-row outputs at fixed parameters; each is skipped when passed empty.
@@ -559,10 +584,13 @@ def gauss_rows(X, log_weights, means, prec, log_det, full, out_ll, out_resp, out
     n = X.shape[0]
     pk = 1 if (full and prec.shape[0] > 1) else 0
     block = 16 * CHUNK
-    nb = (n + block - 1) // block
-    for b in prange(nb):
-        _rows_block(X, b * block, min(n, (b + 1) * block), log_weights, means, prec, log_det,
-                    full, pk, out_ll, out_resp, out_labels, out_logd)
+    if serial_only():
+        for b in range((n + block - 1) // block):
+            _rows_block(X, b * block, min(n, (b + 1) * block), log_weights, means, prec,
+                        log_det, full, pk, out_ll, out_resp, out_labels, out_logd)
+    else:
+        _rows_blocks(X, log_weights, means, prec, log_det, full, pk, block, out_ll, out_resp,
+                     out_labels, out_logd)
 
 
 @kernel

@@ -3,8 +3,9 @@
 import numpy as np
 from numba import prange
 
-from ._common import izeros, sum_blocks, zeros
+from ._common import sum_blocks
 from ._jit import kernel
+from ._state import serial_only
 
 
 @kernel(inline="always")
@@ -87,7 +88,41 @@ def kmeanspp(X, rows, w, k, n_trials, uniforms):
     return chosen
 
 
+@kernel
+def _lloyd_block(X, lo, hi, w, centers, labels, cnt, sums):
+    """Rows lo..hi of ``lloyd_pass``: adds to cnt, sums; returns (inertia, n_changed)."""
+    k, d = centers.shape
+    has_w = w.shape[0] > 0
+    inertia = 0.0
+    ch = 0
+    for i in range(lo, hi):
+        wi = w[i] if has_w else 1.0
+        best = np.inf
+        am = 0
+        for c in range(k):
+            dd = _sqdist(X, i, centers, c)
+            if dd < best:
+                best = dd
+                am = c
+        if labels[i] != am:
+            ch += 1
+            labels[i] = am
+        inertia += wi * best
+        cnt[am] += wi
+        for j in range(d):
+            sums[am, j] += wi * X[i, j]
+    return inertia, ch
+
+
 @kernel(parallel=True)
+def _lloyd_blocks(X, w, centers, labels, block, p_cnt, p_sum, p_in, p_ch):
+    n = X.shape[0]
+    for b in prange(p_in.shape[0]):
+        p_in[b], p_ch[b] = _lloyd_block(X, b * block, min(n, (b + 1) * block), w, centers,
+                                        labels, p_cnt[b], p_sum[b])
+
+
+@kernel
 def lloyd_pass(X, w, centers, labels, block):
     """Assign rows to their nearest centre and accumulate the new centres' sums.
 
@@ -96,33 +131,17 @@ def lloyd_pass(X, w, centers, labels, block):
     """
     n, d = X.shape
     k = centers.shape[0]
-    has_w = w.shape[0] > 0
     nb = (n + block - 1) // block
-    p_cnt = zeros((nb, k))
-    p_sum = zeros((nb, k, d))
-    p_in = zeros((nb,))
-    p_ch = izeros(nb)
-    for b in prange(nb):
-        inertia = 0.0
-        ch = 0
-        for i in range(b * block, min(n, (b + 1) * block)):
-            wi = w[i] if has_w else 1.0
-            best = np.inf
-            am = 0
-            for c in range(k):
-                dd = _sqdist(X, i, centers, c)
-                if dd < best:
-                    best = dd
-                    am = c
-            if labels[i] != am:
-                ch += 1
-                labels[i] = am
-            inertia += wi * best
-            p_cnt[b, am] += wi
-            for j in range(d):
-                p_sum[b, am, j] += wi * X[i, j]
-        p_in[b] = inertia
-        p_ch[b] = ch
+    p_cnt = np.zeros((nb, k))
+    p_sum = np.zeros((nb, k, d))
+    p_in = np.zeros(nb)
+    p_ch = np.zeros(nb, dtype=np.int64)
+    if serial_only():
+        for b in range(nb):
+            p_in[b], p_ch[b] = _lloyd_block(X, b * block, min(n, (b + 1) * block), w, centers,
+                                            labels, p_cnt[b], p_sum[b])
+    else:
+        _lloyd_blocks(X, w, centers, labels, block, p_cnt, p_sum, p_in, p_ch)
     cnt = sum_blocks(p_cnt)
     sums = sum_blocks(p_sum)
     inertia = sum_blocks(p_in)[()]
@@ -131,36 +150,55 @@ def lloyd_pass(X, w, centers, labels, block):
 
 
 @kernel
-def _finish_mean(p, pw):
-    tot = sum_blocks(pw)[()]
-    mean = sum_blocks(p)
-    for j in range(mean.shape[0]):
-        mean[j] /= tot
-    return mean, tot
+def _moments_block(X, lo, hi, w, mean, p, pw):
+    """Rows lo..hi: with ``mean`` empty, weighted column sums into p (and the weight into
+    pw[0]); otherwise weighted squared deviations from ``mean`` into p."""
+    d = X.shape[1]
+    has_w = w.shape[0] > 0
+    first = mean.shape[0] == 0
+    for i in range(lo, hi):
+        wi = w[i] if has_w else 1.0
+        if first:
+            pw[0] += wi
+            for j in range(d):
+                p[j] += wi * X[i, j]
+        else:
+            for j in range(d):
+                t = X[i, j] - mean[j]
+                p[j] += wi * t * t
 
 
 @kernel(parallel=True)
+def _moments_blocks(X, w, mean, block, p, pw):
+    n = X.shape[0]
+    for b in prange(p.shape[0]):
+        _moments_block(X, b * block, min(n, (b + 1) * block), w, mean, p[b], pw[b:b + 1])
+
+
+@kernel
+def _moments_pass(X, w, mean, block, p, pw):
+    n = X.shape[0]
+    if serial_only():
+        for b in range(p.shape[0]):
+            _moments_block(X, b * block, min(n, (b + 1) * block), w, mean, p[b], pw[b:b + 1])
+    else:
+        _moments_blocks(X, w, mean, block, p, pw)
+
+
+@kernel
 def column_moments(X, w, block):
     """Weighted column means and variances (d,), two fixed-order passes."""
     n, d = X.shape
-    has_w = w.shape[0] > 0
     nb = (n + block - 1) // block
-    p = zeros((nb, d))
-    pw = zeros((nb,))
-    for b in prange(nb):
-        for i in range(b * block, min(n, (b + 1) * block)):
-            wi = w[i] if has_w else 1.0
-            pw[b] += wi
-            for j in range(d):
-                p[b, j] += wi * X[i, j]
-    mean, tot = _finish_mean(p, pw)
-    q = zeros((nb, d))
-    for b in prange(nb):
-        for i in range(b * block, min(n, (b + 1) * block)):
-            wi = w[i] if has_w else 1.0
-            for j in range(d):
-                t = X[i, j] - mean[j]
-                q[b, j] += wi * t * t
+    p = np.zeros((nb, d))
+    pw = np.zeros(nb)
+    _moments_pass(X, w, np.empty(0), block, p, pw)
+    tot = sum_blocks(pw)[()]
+    mean = sum_blocks(p)
+    for j in range(d):
+        mean[j] /= tot
+    q = np.zeros((nb, d))
+    _moments_pass(X, w, mean, block, q, pw)
     var = sum_blocks(q)
     for j in range(d):
         var[j] /= tot
