@@ -7,23 +7,32 @@ A model supplies five small methods (the template-method pattern of scikit-learn
     validate the model's own constructor parameters.
 ``_initialize(data, rng)``
     starting parameters (a tuple of float64 arrays) for one restart.
-``_current_params()``
-    the fitted parameters, for ``warm_start``.
+``_warm_params(data)``
+    the fitted parameters, for ``warm_start``; raises ValueError when they do not fit
+    the current constructor parameters or the data (the user must refit from scratch).
 ``_em_step(data, params, mode, seed, iteration, labels)``
     one pass over the data at ``params``: returns ``(loglik_sum, n_changed,
     new_params)`` where ``loglik_sum`` is the weighted observed-data log-likelihood at
     ``params`` (up to the constant ``data.loglik_offset``) and ``new_params`` the
     M-step result.
-``_set_fitted(params)``
-    store parameters as public attributes.
+``_fitted_attributes(params, data)``
+    the public attributes (a dict name -> value) for parameters ``params``; may raise
+    ValueError (e.g. parameters that overflow the data's dtype).
+
+A fit changes nothing on the estimator until it has succeeded: every attribute is
+computed first and then assigned in one go, so an exception (or Ctrl-C) during ``fit``
+leaves the estimator as it was.
 
 ``data`` is the model's prepared-data object with ``n_samples``, ``total_weight``
 (sum of sample weights) and ``loglik_offset``.
 """
 
+import contextvars
+import threading
 import time
 import warnings
 
+import numba
 import numpy as np
 
 from ._base import BaseEstimator
@@ -35,6 +44,56 @@ MODES = {"soft": SOFT, "hard": HARD, "stochastic": STOCHASTIC}
 
 class ConvergenceWarning(UserWarning):
     """Soft or hard EM stopped at ``max_iter`` before meeting its stopping rule."""
+
+
+_local = threading.local()
+
+
+def check_interrupt():
+    """Raise KeyboardInterrupt in a worker of ``run_interruptibly`` whose caller got Ctrl-C."""
+    cancel = getattr(_local, "cancel", None)
+    if cancel is not None and cancel.is_set():
+        raise KeyboardInterrupt
+
+
+def run_interruptibly(fn, *args):
+    """``fn(*args)``, such that Ctrl-C (SIGINT) raises KeyboardInterrupt at once.
+
+    A compiled kernel holds no GIL and never looks at signals, and when a KeyboardInterrupt
+    becomes pending while Numba boxes a kernel's results, Numba reports it as a
+    SystemError.  So, in the main thread (the only one Python delivers signals to), ``fn``
+    runs in a worker thread while this thread waits in Python: Ctrl-C raises here within
+    a fraction of a second, and the worker stops at its next ``check_interrupt()``
+    (between EM passes) without touching the estimator.  Elsewhere ``fn`` runs inline.
+    Thread-local Numba settings (``numba.set_num_threads``) and context variables are
+    carried into the worker.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return fn(*args)
+    cancel = threading.Event()
+    box = {}
+    context = contextvars.copy_context()
+    n_threads = numba.get_num_threads()
+
+    def work():
+        _local.cancel = cancel
+        try:
+            numba.set_num_threads(n_threads)
+            box["result"] = context.run(fn, *args)
+        except BaseException as exc:  # handed to the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, name="fastem-worker", daemon=True)
+    worker.start()
+    try:
+        worker.join()
+    except KeyboardInterrupt:
+        cancel.set()
+        worker.join(2.0)  # usually the pass in flight ends well within this
+        raise
+    if "error" in box:
+        raise box.pop("error")
+    return box["result"]
 
 
 class EMMixture(BaseEstimator):
@@ -51,25 +110,36 @@ class EMMixture(BaseEstimator):
             raise ValueError(f"warm_start must be a bool; got {self.warm_start!r}")
 
     def _fit_em(self, data, init_data=None):
-        """Run ``n_init`` restarts of EM on prepared data and keep the best run.
+        """Run ``n_init`` restarts of EM on prepared data, keep the best run, return self.
 
         ``init_data`` (default ``data``) is what initialisation sees; EM may run on an
         equivalent, smaller form of the data (e.g. distinct rows with summed weights).
+        The work runs through ``run_interruptibly``; the attributes are set here, in the
+        caller's thread, in one step, and only once everything succeeded.
         """
         init_data = data if init_data is None else init_data
         self._check_em_params()
         self._check_model_params()
+        attributes, warning = run_interruptibly(self._em_restarts, data, init_data)
+        if warning:
+            warnings.warn(warning, ConvergenceWarning, stacklevel=3)
+        self.__dict__.update(attributes)  # one step: nothing half-assigned on Ctrl-C
+        return self
+
+    def _em_restarts(self, data, init_data):
+        """The restarts of ``_fit_em``: returns (attributes, warning message or None)."""
         mode = self.mode
         code = MODES[mode]
         rng = check_random_state(self.random_state)
         warm = self.warm_start and hasattr(self, "converged_")
+        warm_params = self._warm_params(data) if warm else None
         n_init = 1 if warm else self.n_init
         verbose = self.verbose
         interval = max(1, getattr(self, "verbose_interval", 1))
         total_w = data.total_weight
         best = None
         for init in range(n_init):
-            params = self._current_params() if warm else self._initialize(init_data, rng)
+            params = warm_params if warm else self._initialize(init_data, rng)
             seed = int(rng.integers(0, 2**63 - 1))
             labels = np.full(data.n_samples, -1, dtype=np.int32) if code == HARD else EMPTY_I32
             history = []
@@ -81,6 +151,7 @@ class EMMixture(BaseEstimator):
             # As scikit-learn: a warm start measures its first change from the last bound.
             prev = self.lower_bound_ if warm else -np.inf
             for it in range(1, self.max_iter + 1):
+                check_interrupt()
                 ll_sum, changed, new_params = self._em_step(data, params, code, seed, it, labels)
                 ll = (ll_sum + data.loglik_offset) / total_w
                 history.append(ll)
@@ -117,34 +188,34 @@ class EMMixture(BaseEstimator):
             if best is None or kept_ll > best[0]:
                 best = (kept_ll, kept, converged, it, history)
         kept_ll, params, converged, n_iter, history = best
+        warning = None
         if code != STOCHASTIC and not converged:
             rule = "the change of the mean log-likelihood below tol" if code == SOFT else (
                 "no assignment changing"
             )
-            warnings.warn(
+            warning = (
                 f"{type(self).__name__} ({mode} EM) stopped at max_iter={self.max_iter} "
-                f"without {rule}. Increase max_iter or tol, or check the data.",
-                ConvergenceWarning,
-                stacklevel=3,
+                f"without {rule}. Increase max_iter or tol, or check the data."
             )
-        self._set_fitted(params)
-        self.converged_ = converged
-        self.n_iter_ = n_iter
-        self.lower_bound_ = kept_ll
-        self.lower_bounds_ = list(history)
-        return self
+        attributes = self._fitted_attributes(params, data)
+        attributes.update(converged_=converged, n_iter_=n_iter, lower_bound_=kept_ll,
+                          lower_bounds_=list(history))
+        return attributes, warning
 
     # Scoring shared by every model: each takes the model's own extra arguments.
     def score(self, X, *args, **kwargs):
         """Mean per-row log-likelihood of ``X``."""
         return float(np.mean(self.score_samples(X, *args, **kwargs)))
 
+    def _criterion(self, X, args, kwargs, per_parameter):
+        ll = self.score_samples(X, *args, **kwargs)
+        n = ll.shape[0]
+        return -2.0 * float(np.mean(ll)) * n + self._n_parameters() * per_parameter(n)
+
     def bic(self, X, *args, **kwargs):
         """Bayesian information criterion on ``X`` (lower is better)."""
-        n = np.shape(X)[0]
-        return -2.0 * self.score(X, *args, **kwargs) * n + self._n_parameters() * np.log(n)
+        return self._criterion(X, args, kwargs, np.log)
 
     def aic(self, X, *args, **kwargs):
         """Akaike information criterion on ``X`` (lower is better)."""
-        n = np.shape(X)[0]
-        return -2.0 * self.score(X, *args, **kwargs) * n + 2.0 * self._n_parameters()
+        return self._criterion(X, args, kwargs, lambda n: 2.0)

@@ -69,11 +69,41 @@ def as_float_array(X, name="X"):
                 f"{name} must be numeric; got dtype {arr.dtype} that cannot be converted to float"
             ) from None
     dtype = np.float32 if arr.dtype == np.float32 else np.float64
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return _writeable_alias(np.ascontiguousarray(arr, dtype=dtype))
+
+
+class _Alias:
+    """Exposes another array's memory through ``__array_interface__``, flagged writeable."""
+
+    def __init__(self, arr):
+        self.base = arr  # keeps the memory alive as long as the alias
+        iface = dict(arr.__array_interface__)
+        iface["data"] = (iface["data"][0], False)
+        self.__array_interface__ = iface
+
+
+def _writeable_alias(arr):
+    """The same memory, typed as writeable when ``arr`` is read-only.
+
+    Numba compiles a separate specialisation of every kernel for read-only arrays (tens of
+    seconds each, the first time).  The kernels only ever read the data, so a writeable
+    alias of a read-only input (a ``mmap_mode="r"`` map, ``setflags(write=False)``) runs
+    the already compiled code, and nothing is copied.  Never hand the alias back to the user.
+    """
+    if arr.flags.writeable or arr.size == 0:
+        return arr
+    return np.asarray(_Alias(arr))
 
 
 def check_sample_weight(sample_weight, n_samples):
-    """None -> empty array (unit weights, no allocation); else a checked float64 (n,) array."""
+    """None -> empty array (unit weights, no allocation); else checked float64 (n,) weights
+    divided by their maximum.
+
+    EM is invariant to scaling the weights, but float64 is not: weights of 1e-20 would
+    drown in the 10 * eps scikit-learn adds to every component's weight, and weights of
+    1e200 overflow in the second moments.  Scaled to a maximum of 1, any positive multiple
+    of the same weights gives the same fit.
+    """
     if sample_weight is None:
         return EMPTY_F64
     w = as_float_array(sample_weight, "sample_weight").astype(np.float64, copy=False)
@@ -85,9 +115,10 @@ def check_sample_weight(sample_weight, n_samples):
         raise ValueError("sample_weight contains NaN or infinity")
     if np.any(w < 0):
         raise ValueError(f"sample_weight must be >= 0; row {int(np.argmax(w < 0))} is negative")
-    if not w.sum() > 0:
+    top = w.max() if n_samples else 0.0
+    if not top > 0:
         raise ValueError("sample_weight must have a positive sum")
-    return w
+    return w / top
 
 
 def n_effective_rows(w, n_samples):

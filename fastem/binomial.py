@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._em import EMMixture
+from ._em import EMMixture, run_interruptibly
 from ._kernels._common import RANDOM
 from ._kernels.binomial import (
     BLOCK,
@@ -36,6 +36,7 @@ PROB_EPS = 1e-10
 _MAX_CODES = 1 << 22
 
 _EMPTY_2D = np.empty((0, 0), dtype=np.float64)
+_INTERRUPTIBLE_CELLS = 1 << 20  # per-row outputs for more rows x components: Ctrl-C-safe
 _EMPTY_I64 = np.empty(0, dtype=np.int64)
 
 _COUNT_ERRORS = {
@@ -46,6 +47,8 @@ _COUNT_ERRORS = {
     5: "trials must be >= 1; got {t} for row {i}, column {j} of X",
     6: "trials must be integers; got {t} for row {i}, column {j} of X",
     7: "counts cannot exceed trials; X[{i}, {j}] = {x} but trials = {t}",
+    8: "trials must be at most 2**53 (about 9.0e15, float64's exact integers); got {t} for "
+       "row {i}, column {j} of X",
 }
 
 
@@ -223,7 +226,8 @@ class BinomialMixture(EMMixture):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ data
-    def _prepare(self, X, trials, sample_weight=None, fitting=False):
+    def _prepare(self, X, trials, sample_weight=None, n_features=None):
+        """Validated data; ``n_features``: what a fit expects (None while fitting)."""
         X = as_float_array(X, "X")
         orig_shape = X.shape
         if X.ndim == 1:
@@ -234,10 +238,10 @@ class BinomialMixture(EMMixture):
             )
         if X.shape[0] == 0 or X.shape[1] == 0:
             raise ValueError(f"X is empty: shape {orig_shape}")
-        if not fitting and X.shape[1] != self.n_features_in_:
+        if n_features is not None and X.shape[1] != n_features:
             raise ValueError(
                 f"X has {X.shape[1]} features, but {type(self).__name__} was fitted with "
-                f"{self.n_features_in_}"
+                f"{n_features}"
             )
         T = _check_trials(trials, X, orig_shape)
         code, i, j = check_counts(X, T)
@@ -295,8 +299,47 @@ class BinomialMixture(EMMixture):
         probs = np.clip(data.X[idx] / T[idx], PROB_EPS, 1.0 - PROB_EPS).astype(np.float64)
         return weights, probs
 
-    def _current_params(self):
-        return self.weights_.copy(), self.probs_.copy()
+    def _fitted_params(self):
+        """(weights, probs) as float64 copies of the fitted attributes, checked.
+
+        The fitted attributes are the truth: constructor parameters changed since the fit
+        do not matter until the next ``fit``.  Attributes that contradict each other (set by
+        hand, say) raise ValueError.
+        """
+        check_fitted(self, "probs_")
+
+        def inconsistent(why):
+            return ValueError(
+                f"The fitted attributes of this BinomialMixture are inconsistent: {why}. "
+                "Fit the model again."
+            )
+
+        try:
+            weights = np.array(self.weights_, dtype=np.float64)
+            probs = np.array(self.probs_, dtype=np.float64)
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise inconsistent(f"they must be numeric arrays ({exc})") from None
+        if probs.ndim != 2 or 0 in probs.shape or weights.shape != probs.shape[:1]:
+            raise inconsistent(
+                f"weights_ has shape {weights.shape} and probs_ {probs.shape}; expected "
+                "(n_components,) and (n_components, n_features)"
+            )
+        if not np.all(np.isfinite(weights)) or np.any(weights < 0) or not weights.sum() > 0:
+            raise inconsistent("weights_ must be finite, non-negative, with a positive sum")
+        if not np.all((probs > 0) & (probs < 1)):
+            raise inconsistent("probs_ must lie strictly between 0 and 1")
+        return weights, probs
+
+    def _warm_params(self, data):
+        weights, probs = self._fitted_params()
+        k, d = probs.shape
+        if (k, d) != (self.n_components, data.n_features):
+            raise ValueError(
+                f"warm_start=True continues the previous fit (n_components={k}, {d} features), "
+                f"but this fit asks for n_components={self.n_components} on data with "
+                f"{data.n_features} features. Set warm_start=False to fit from scratch."
+            )
+        return weights, probs
 
     def _em_step(self, data, params, mode, seed, iteration, labels):
         weights, probs = params
@@ -309,12 +352,16 @@ class BinomialMixture(EMMixture):
         binomial_mstep(nk, sx, st, weights, probs, PROB_EPS, bool(self.fit_weights))
         return ll, changed, (weights, probs)
 
-    def _set_fitted(self, params):
-        self.weights_, self.probs_ = params
+    def _fitted_attributes(self, params, data):
+        weights, probs = params
+        return {"weights_": weights, "probs_": probs, "n_features_in_": probs.shape[1],
+                "n_distinct_rows_": data.n_samples, "_fit_free_weights": bool(self.fit_weights)}
 
     def _n_parameters(self):
-        k, d = self.probs_.shape
-        return k * d + (k - 1 if self.fit_weights else 0)
+        _, probs = self._fitted_params()
+        k, d = probs.shape
+        free = getattr(self, "_fit_free_weights", self.fit_weights)
+        return k * d + (k - 1 if free else 0)
 
     # ------------------------------------------------------------ public API
     def fit(self, X, trials=1, sample_weight=None):
@@ -333,7 +380,7 @@ class BinomialMixture(EMMixture):
         -------
         self : BinomialMixture
         """
-        data = self._prepare(X, trials, sample_weight, fitting=True)
+        data = self._prepare(X, trials, sample_weight)
         self._check_model_params()
         n_rows = n_effective_rows(data.w, data.n_samples)
         if n_rows < self.n_components:
@@ -343,11 +390,9 @@ class BinomialMixture(EMMixture):
             )
         if self.probs_init is not None:
             self._check_probs_init(data.n_features)
-        self.n_features_in_ = data.n_features
         # Soft and hard EM only depend on a row's counts and weight, so repeated rows can
         # be merged; stochastic EM draws a label per row and must see every row.
         em_data = _compress(data) if self.mode != "stochastic" else None
-        self.n_distinct_rows_ = em_data.n_samples if em_data is not None else data.n_samples
         return self._fit_em(em_data or data, init_data=data)
 
     def fit_predict(self, X, trials=1, sample_weight=None):
@@ -360,16 +405,19 @@ class BinomialMixture(EMMixture):
         return self.fit(X, trials, sample_weight).predict(X, trials)
 
     def _rows(self, X, trials, ll=False, resp=False, labels=False, coef=True):
-        check_fitted(self, "probs_")
-        data = self._prepare(X, trials)
-        n, k = data.n_samples, self.n_components
+        weights, probs = self._fitted_params()
+        data = self._prepare(X, trials, n_features=probs.shape[1])
+        n, k = data.n_samples, probs.shape[0]
         out_ll = np.empty(n) if ll else EMPTY_F64
         out_resp = np.empty((n, k)) if resp else _EMPTY_2D
         out_lab = np.empty(n, dtype=np.int64) if labels else _EMPTY_I64
         with np.errstate(divide="ignore"):
-            log_weights = np.log(self.weights_)
-        binomial_rows(data.X, data.T, log_weights, self.probs_, coef, out_ll, out_resp, out_lab,
-                      _EMPTY_2D)
+            log_weights = np.log(weights)
+        args = (data.X, data.T, log_weights, probs, coef, out_ll, out_resp, out_lab, _EMPTY_2D)
+        if n * k >= _INTERRUPTIBLE_CELLS:
+            run_interruptibly(binomial_rows, *args)
+        else:  # a thread costs more than the call
+            binomial_rows(*args)
         return out_ll, out_resp, out_lab
 
     def score_samples(self, X, trials=1):
@@ -427,10 +475,10 @@ class BinomialMixture(EMMixture):
         labels : ndarray of shape (n_samples,)
             Component of each row, in draw order.
         """
-        check_fitted(self, "probs_")
+        weights, probs = self._fitted_params()
         n_samples = check_int(n_samples, "n_samples", 1)
         rng = check_random_state(self.random_state if random_state is None else random_state)
-        k, d = self.probs_.shape
+        k, d = probs.shape
         T = as_float_array(trials, "trials")
         try:
             T = np.broadcast_to(T, (n_samples, d))
@@ -440,6 +488,6 @@ class BinomialMixture(EMMixture):
             ) from None
         if not np.all(np.isfinite(T)) or np.any(T < 1) or np.any(T != np.floor(T)):
             raise ValueError("trials must be integers >= 1")
-        labels = rng.choice(k, size=n_samples, p=self.weights_ / self.weights_.sum())
-        X = rng.binomial(T.astype(np.int64), self.probs_[labels])
+        labels = rng.choice(k, size=n_samples, p=weights / weights.sum())
+        X = rng.binomial(T.astype(np.int64), probs[labels])
         return X, labels

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._em import EMMixture
+from ._em import EMMixture, check_interrupt, run_interruptibly
 from ._kernels._common import FIXED, RANDOM
 from ._kernels.gaussian import (
     block_rows,
@@ -35,6 +35,7 @@ _EMPTY_2D = np.empty((0, 0), dtype=np.float64)
 _EMPTY_I64 = np.empty(0, dtype=np.int64)
 _KMEANS_MAX_ITER = 300
 _KMEANS_SEED_ROWS = 50_000  # k-means++ seeding runs on a random subset of this many rows
+_INTERRUPTIBLE_CELLS = 1 << 20  # predict & co. on more rows x components: Ctrl-C-safe
 
 
 class _Data:
@@ -44,6 +45,12 @@ class _Data:
         self.X, self.w = X, w
         self.n_samples, self.n_features = X.shape
         self.total_weight = float(X.shape[0]) if w.shape[0] == 0 else float(w.sum())
+
+
+_OVERFLOW_MESSAGE = (
+    "The spread of X is too large for float64: its squared deviations overflow (values "
+    "beyond about 1e150 from the means). Rescale X, e.g. divide it by np.abs(X).max()."
+)
 
 
 def _not_pd_message(c, covariance_type, reg_covar):
@@ -160,7 +167,8 @@ class GaussianMixture(EMMixture):
         self.verbose_interval = verbose_interval
 
     # ------------------------------------------------------------------ data
-    def _check_X(self, X, fitting=False):
+    def _check_X(self, X, n_features=None):
+        """X as a float32/float64 C-contiguous 2-D array; ``n_features``: what a fit expects."""
         X = as_float_array(X, "X")
         if X.ndim != 2:
             raise ValueError(
@@ -170,10 +178,10 @@ class GaussianMixture(EMMixture):
             )
         if X.shape[0] == 0 or X.shape[1] == 0:
             raise ValueError(f"X is empty: shape {X.shape}")
-        if not fitting and X.shape[1] != self.n_features_in_:
+        if n_features is not None and X.shape[1] != n_features:
             raise ValueError(
                 f"X has {X.shape[1]} features, but GaussianMixture was fitted with "
-                f"{self.n_features_in_}"
+                f"{n_features}"
             )
         i, j = check_finite(X)
         if i >= 0:
@@ -260,9 +268,10 @@ class GaussianMixture(EMMixture):
         return (np.exp(logw), means, ones, ones, np.zeros(k))
 
     # ------------------------------------------------------------ kernels
-    def _kernel_prec(self, prec):
+    @staticmethod
+    def _kernel_prec(prec, covariance_type):
         """Precision factors in the rank the kernels take: (kp, d, d) or (k, 1, d)."""
-        return prec if self.covariance_type in ("full", "tied") else prec.reshape(
+        return prec if covariance_type in ("full", "tied") else prec.reshape(
             prec.shape[0], 1, prec.shape[1])
 
     def _pass(self, data, params, mode, seed, stream, labels):
@@ -275,7 +284,8 @@ class GaussianMixture(EMMixture):
         center = weights @ means
         block = block_rows(data.n_samples, k, d, (1 if tied else k) if full else 1)
         nk, s1, s2, sq, ll, ch = gauss_pass(
-            data.X, data.w, log_weights, means, self._kernel_prec(prec), log_det, full, mode,
+            data.X, data.w, log_weights, means, self._kernel_prec(prec, self.covariance_type),
+            log_det, full, mode,
             seed, stream, labels, block, tied, center,
         )
         return (nk, s1, s2 if full else sq, center), ll, ch
@@ -283,9 +293,11 @@ class GaussianMixture(EMMixture):
     def _m_step(self, params, stats):
         _, means, cov, prec, _ = params
         nk, s1, s2, center = stats
+        if not (np.all(np.isfinite(s1)) and np.all(np.isfinite(s2))):
+            raise ValueError(_OVERFLOW_MESSAGE)
         k, d = means.shape
         new_means = np.empty_like(means)
-        new_cov = np.empty_like(cov)
+        new_cov = np.zeros_like(cov)
         new_prec = np.empty_like(prec)
         log_det = np.empty(k)
         reg = float(self.reg_covar)
@@ -300,6 +312,8 @@ class GaussianMixture(EMMixture):
                 new_means, new_cov, new_prec, log_det,
             )
         if status:
+            if not np.all(np.isfinite(new_cov)):
+                raise ValueError(_OVERFLOW_MESSAGE)
             raise ValueError(_not_pd_message(status - 1, self.covariance_type, self.reg_covar))
         weights = nk + _TINY
         weights /= weights.sum()
@@ -366,41 +380,103 @@ class GaussianMixture(EMMixture):
         tol = 1e-4 * float(var.mean())  # scikit-learn's KMeans tolerance
         labels = np.full(data.n_samples, -1, dtype=np.int32)
         for _ in range(_KMEANS_MAX_ITER):
+            check_interrupt()
             cnt, sums, _, changed = lloyd_pass(data.X, data.w, centers, labels, block)
             if changed == 0:
                 break
             new = centers.copy()
             full = cnt > 0
             new[full] = sums[full] / cnt[full, None]
-            shift = float(((new - centers) ** 2).sum())
+            with np.errstate(over="ignore"):  # inf for data beyond ~1e154: stops here
+                shift = float(((new - centers) ** 2).sum())
             centers = new
             if shift <= tol:
                 lloyd_pass(data.X, data.w, centers, labels, block)  # labels of the final centres
                 break
         return centers, labels
 
-    def _current_params(self):
-        """Kernel parameters from the public attributes (float64): warm start and predict."""
-        k, d = self.means_.shape
-        ct = self.covariance_type
-        pc = np.asarray(self.precisions_cholesky_, dtype=np.float64)
+    def _fitted_covariance_type(self):
+        # Attributes set by hand on an estimator that was never fitted follow the constructor.
+        ct = getattr(self, "_fit_covariance_type", None)
+        if ct is None:
+            ct = check_choice(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
+        return ct
+
+    def _fitted_params(self):
+        """Kernel parameters (float64) from the fitted attributes, and their covariance type.
+
+        The fitted attributes are the truth: constructor parameters changed since the fit
+        (``n_components``, ``covariance_type``) do not matter until the next ``fit``.
+        Attributes that contradict each other (set by hand, say) raise ValueError.
+        """
+        check_fitted(self, "means_")
+        ct = self._fitted_covariance_type()
+
+        def inconsistent(why):
+            return ValueError(
+                f"The fitted attributes of this GaussianMixture are inconsistent: {why}. "
+                "Fit the model again."
+            )
+
+        try:
+            weights = np.array(self.weights_, dtype=np.float64)
+            means = np.array(self.means_, dtype=np.float64)
+            pc = np.array(self.precisions_cholesky_, dtype=np.float64)
+            cv = np.array(self.covariances_, dtype=np.float64)
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise inconsistent(f"they must be numeric arrays ({exc})") from None
+        if means.ndim != 2 or 0 in means.shape:
+            raise inconsistent(f"means_ has shape {means.shape}, expected (n_components, n_features)")
+        k, d = means.shape
+        shape = {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}[ct]
+        if weights.shape != (k,):
+            raise inconsistent(f"weights_ has shape {weights.shape}, means_ {means.shape}")
+        for name, arr in (("precisions_cholesky_", pc), ("covariances_", cv)):
+            if arr.shape != shape:
+                raise inconsistent(
+                    f"{name} has shape {arr.shape}; covariance_type={ct!r} with means_ of "
+                    f"shape {means.shape} needs {shape}"
+                )
+        for name, arr in (("weights_", weights), ("means_", means), ("precisions_cholesky_", pc),
+                          ("covariances_", cv)):
+            if not np.all(np.isfinite(arr)):
+                raise inconsistent(f"{name} contains NaN or infinity")
+        if np.any(weights < 0) or not weights.sum() > 0:
+            raise inconsistent("weights_ must be non-negative with a positive sum")
         if ct in ("full", "tied"):
             prec = np.ascontiguousarray(pc.reshape(-1, d, d))
-            ld = np.log(np.diagonal(prec, axis1=1, axis2=2)).sum(axis=1)
-            log_det = np.broadcast_to(ld, (k,)).copy()
-            cov = np.ascontiguousarray(np.asarray(self.covariances_, np.float64).reshape(-1, d, d))
+            cov = np.ascontiguousarray(cv.reshape(-1, d, d))
+            diag = np.diagonal(prec, axis1=1, axis2=2)
+            if np.any(diag <= 0) or np.any(np.tril(prec, -1) != 0):
+                raise inconsistent(
+                    "precisions_cholesky_ must be upper-triangular with a positive diagonal"
+                )
+            log_det = np.broadcast_to(np.log(diag).sum(axis=1), (k,)).copy()
         else:
+            if np.any(pc <= 0) or np.any(cv <= 0):
+                raise inconsistent("precisions_cholesky_ and covariances_ must be positive")
             prec = np.ascontiguousarray(pc[:, None] * np.ones((1, d)) if ct == "spherical" else pc)
-            log_det = np.log(prec).sum(axis=1)
-            cv = np.asarray(self.covariances_, np.float64)
             cov = np.ascontiguousarray(cv[:, None] * np.ones((1, d)) if ct == "spherical" else cv)
-        return (np.asarray(self.weights_, np.float64), np.ascontiguousarray(self.means_, np.float64),
-                cov, prec, log_det)
+            log_det = np.log(prec).sum(axis=1)
+        return (weights, means, cov, prec, log_det), ct
 
-    def _set_fitted(self, params):
+    def _warm_params(self, data):
+        params, ct = self._fitted_params()
+        k, d = params[1].shape
+        if (k, ct, d) != (self.n_components, self.covariance_type, data.n_features):
+            raise ValueError(
+                f"warm_start=True continues the previous fit (n_components={k}, "
+                f"covariance_type={ct!r}, {d} features), but this fit asks for "
+                f"n_components={self.n_components}, covariance_type={self.covariance_type!r} "
+                f"on data with {data.n_features} features. Set warm_start=False to fit "
+                "from scratch."
+            )
+        return params
+
+    def _fitted_attributes(self, params, data):
         weights, means, cov, prec, _ = params
         ct = self.covariance_type
-        dt = self._dtype
+        dt = data.X.dtype
         if ct in ("full", "tied"):
             precisions = np.einsum("kij,klj->kil", prec, prec)
             if ct == "tied":
@@ -409,16 +485,28 @@ class GaussianMixture(EMMixture):
             if ct == "spherical":
                 cov, prec = cov[:, 0], prec[:, 0]
             precisions = prec**2
-        self.weights_ = weights.astype(dt)
-        self.means_ = means.astype(dt)
-        self.covariances_ = cov.astype(dt)
-        self.precisions_cholesky_ = prec.astype(dt)
-        self.precisions_ = precisions.astype(dt)
+        with np.errstate(over="ignore"):
+            attributes = {
+                "weights_": weights.astype(dt),
+                "means_": means.astype(dt),
+                "covariances_": cov.astype(dt),
+                "precisions_cholesky_": prec.astype(dt),
+                "precisions_": precisions.astype(dt),
+            }
+        for name, value in attributes.items():
+            if not np.all(np.isfinite(value)):
+                raise ValueError(
+                    f"The fitted {name.rstrip('_')} exceed the range of {dt} (the data's "
+                    "dtype). Pass float64 data (X.astype(np.float64)) or rescale X."
+                )
+        attributes.update(n_features_in_=means.shape[1], _fit_covariance_type=ct)
+        return attributes
 
     def _n_parameters(self):
-        k, d = self.means_.shape
+        (_, means, _, _, _), ct = self._fitted_params()
+        k, d = means.shape
         cov = {"full": k * d * (d + 1) / 2, "tied": d * (d + 1) / 2, "diag": k * d,
-               "spherical": k}[self.covariance_type]
+               "spherical": k}[ct]
         return int(cov + k * d + k - 1)
 
     # ------------------------------------------------------------ public API
@@ -436,7 +524,7 @@ class GaussianMixture(EMMixture):
         -------
         self : GaussianMixture
         """
-        X = self._check_X(X, fitting=True)
+        X = self._check_X(X)
         self._check_model_params()
         w = check_sample_weight(sample_weight, X.shape[0])
         n_rows = n_effective_rows(w, X.shape[0])
@@ -446,8 +534,6 @@ class GaussianMixture(EMMixture):
                 f"n_samples = {n_rows}, n_components = {self.n_components}"
             )
         self._check_inits(X.shape[1])
-        self._dtype = X.dtype
-        self.n_features_in_ = X.shape[1]
         return self._fit_em(_Data(X, w))
 
     def fit_predict(self, X, y=None, sample_weight=None):
@@ -460,18 +546,20 @@ class GaussianMixture(EMMixture):
         return self.fit(X, sample_weight=sample_weight).predict(X)
 
     def _rows(self, X, ll=False, resp=False, labels=False):
-        check_fitted(self, "means_")
-        X = self._check_X(X)
-        n, k = X.shape[0], self.n_components
-        weights, means, _, prec, log_det = self._current_params()
+        (weights, means, _, prec, log_det), ct = self._fitted_params()
+        X = self._check_X(X, n_features=means.shape[1])
+        n, k = X.shape[0], means.shape[0]
         with np.errstate(divide="ignore"):
             log_weights = np.log(weights)
         out_ll = np.empty(n) if ll else EMPTY_F64
         out_resp = np.empty((n, k)) if resp else _EMPTY_2D
         out_lab = np.empty(n, dtype=np.int64) if labels else _EMPTY_I64
-        full = self.covariance_type in ("full", "tied")
-        gauss_rows(X, log_weights, means, self._kernel_prec(prec), log_det, full, out_ll, out_resp,
-                   out_lab, _EMPTY_2D)
+        args = (X, log_weights, means, self._kernel_prec(prec, ct), log_det,
+                ct in ("full", "tied"), out_ll, out_resp, out_lab, _EMPTY_2D)
+        if n * k >= _INTERRUPTIBLE_CELLS:
+            run_interruptibly(gauss_rows, *args)
+        else:  # a thread costs more than the call
+            gauss_rows(*args)
         return out_ll, out_resp, out_lab
 
     def score_samples(self, X):
@@ -515,22 +603,23 @@ class GaussianMixture(EMMixture):
         X : ndarray of shape (n_samples, n_features)
         labels : ndarray of shape (n_samples,)
         """
-        check_fitted(self, "means_")
+        (weights, means, cov, _, _), ct = self._fitted_params()
         n_samples = check_int(n_samples, "n_samples", 1)
         rng = check_random_state(self.random_state if random_state is None else random_state)
-        k, d = self.means_.shape
-        weights = np.asarray(self.weights_, np.float64)
+        k, d = means.shape
         labels = rng.choice(k, size=n_samples, p=weights / weights.sum())
-        cov = np.asarray(self.covariances_, np.float64)
         z = rng.standard_normal((n_samples, d))
-        ct = self.covariance_type
-        if ct == "full":
-            chol = np.linalg.cholesky(cov)
-            offset = np.einsum("nij,nj->ni", chol[labels], z)
-        elif ct == "tied":
-            offset = z @ np.linalg.cholesky(cov).T
-        elif ct == "diag":
-            offset = z * np.sqrt(cov[labels])
+        if ct in ("full", "tied"):
+            try:
+                chol = np.linalg.cholesky(cov)
+            except np.linalg.LinAlgError:
+                raise ValueError(
+                    "covariances_ is not positive definite; fit the model again."
+                ) from None
+            if ct == "full":
+                offset = np.einsum("nij,nj->ni", chol[labels], z)
+            else:
+                offset = z @ chol[0].T
         else:
-            offset = z * np.sqrt(cov[labels])[:, None]
-        return np.asarray(self.means_, np.float64)[labels] + offset, labels
+            offset = z * np.sqrt(cov[labels])
+        return means[labels] + offset, labels

@@ -203,7 +203,7 @@ def test_weight_two_equals_repeated_row_and_zero_equals_removed(ct, dtype):
 def test_float32_input_is_not_copied_and_parameters_stay_float32():
     X = blobs(n=100, dtype=np.float32)[0]
     gm = GaussianMixture(2)
-    assert gm._check_X(X, fitting=True) is X
+    assert gm._check_X(X) is X
     gm.fit(X)
     for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
         assert getattr(gm, name).dtype == np.float32

@@ -109,8 +109,9 @@ def test_stochastic_pick_never_lands_on_a_zero_weight(row):
     mx, cum = np.zeros(CHUNK), np.empty(CHUNK)
     pick = np.empty(CHUNK, dtype=np.int64)
     labels = np.full(m, -1, dtype=np.int32)
+    lost = np.zeros(CHUNK, dtype=np.int64)
     chunk_weights(L, m, k, 0, EMPTY_W, False, STOCHASTIC, 5, 1, labels, True,
-                  mx, acc, cum, pick)
+                  mx, acc, cum, pick, lost, 0)
     want = max(c for c in range(k) if row[c] > 0)
     np.testing.assert_array_equal(labels, want)
     np.testing.assert_array_equal(L[:, :m], np.eye(k)[want][:, None].repeat(m, axis=1))

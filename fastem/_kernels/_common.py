@@ -22,15 +22,21 @@ CHUNK = 64
 
 @kernel(inline="always")
 def chunk_posterior(L, m, k, mx, acc, bits):
-    """Turn L[:, :m] into exp(L - max) in place; acc = row sums, returns nothing.
+    """Turn L[:, :m] into exp(L - max) in place; acc = row sums.
 
-    The row's log-likelihood is then mx + log(acc) and its posterior L / acc.
+    The row's log-likelihood is then mx + log(acc) and its posterior L / acc.  Returns the
+    number of *lost* rows, whose log joint is -inf under every component (a density below
+    float64's range, e.g. a far outlier against narrow components): their L is garbage
+    until the model recomputes it and calls ``lost_onehot`` (see ``find_lost``).
     """
     for r in range(m):
         mx[r] = L[0, r]
     for c in range(1, k):
         for r in range(m):
             mx[r] = max(mx[r], L[c, r])
+    lost = 0
+    for r in range(m):
+        lost += 0 if mx[r] > -np.inf else 1
     for r in range(m):
         acc[r] = 0.0
     for c in range(k):
@@ -40,6 +46,36 @@ def chunk_posterior(L, m, k, mx, acc, bits):
         exp_nonpos(row, m, bits)
         for r in range(m):
             acc[r] += row[r]
+    return lost
+
+
+@kernel(inline="always")
+def find_lost(L, m, k, mx, lost):
+    """lost[r] = 1 for the rows of L[:, :m] whose log joint is -inf (or NaN) under every
+    component, else 0; returns their number.  ``mx`` is CHUNK-long scratch."""
+    for r in range(m):
+        mx[r] = L[0, r]
+    for c in range(1, k):
+        for r in range(m):
+            mx[r] = max(mx[r], L[c, r])
+    n = 0
+    for r in range(m):
+        f = 0 if mx[r] > -np.inf else 1
+        lost[r] = f
+        n += f
+    return n
+
+
+@kernel(inline="always")
+def lost_onehot(L, k, r, best, log_weights):
+    """Log joints of a lost row r: the exact limit of its posterior, all of it on ``best``
+    (the component it is least far from, which the model finds in a rescaled
+    arithmetic); the prior ``log_weights`` when even that overflowed (best < 0)."""
+    for c in range(k):
+        if best < 0:
+            L[c, r] = log_weights[c]
+        else:
+            L[c, r] = 0.0 if c == best else -np.inf
 
 
 @kernel(inline="always")
@@ -57,27 +93,35 @@ def chunk_argmax(L, m, k, best, pick):
 
 @kernel(inline="always")
 def chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels, track,
-                  mx, acc, cum, pick):
+                  mx, acc, cum, pick, lost, n_lost):
     """Overwrite L[:, :m] (exp(L - max), row sums acc) with w_i times the mode's weights.
 
     ``cum`` (float) and ``pick`` (int64) are CHUNK-long scratch.  Every loop
     runs over the rows of the chunk, so the one-hot modes vectorise like the soft one.
+    When ``n_lost`` > 0, rows with ``lost[r]`` have a log-likelihood of -inf (below
+    float64's range); their weights in L are already the limit posterior.
     Returns (sum_i w_i loglik_i, n_changed) over the chunk.
     """
     for r in range(m):
         cum[r] = acc[r]
     log_pos(cum, m, pick)  # cum, pick: scratch until the one-hot modes below
     ll = 0.0
+    if n_lost > 0:
+        for r in range(m):
+            wi = w[start + r] if has_w else 1.0
+            if wi != 0.0:  # a weight-0 row adds nothing, even at -inf
+                ll += -np.inf if lost[r] else wi * (mx[r] + cum[r])
     for r in range(m):
         wi = w[start + r] if has_w else 1.0
-        ll += wi * (mx[r] + cum[r])
+        if n_lost == 0:
+            ll += wi * (mx[r] + cum[r])
         mx[r] = wi / acc[r]  # reuse: scale turning exp(L - max) into w_i * posterior
     ch = 0
     if mode == SOFT:
         if track:  # labels on request: the argmax is the first entry equal to exp(0) = 1
             for r in range(m):
                 p = 0
-                while L[p, r] < 1.0:
+                while p < k - 1 and L[p, r] < 1.0:
                     p += 1
                 i = start + r
                 if labels[i] != p:
@@ -123,7 +167,7 @@ def chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels, track,
         if bad > 0:
             for r in range(m):
                 p = pick[r]
-                while L[p, r] == 0.0:  # some entry is exp(0) = 1
+                while p > 0 and L[p, r] == 0.0:  # some entry is exp(0) = 1
                     p -= 1
                 pick[r] = p
     else:  # FIXED: the given labels
@@ -147,20 +191,27 @@ def chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels, track,
 
 
 @kernel(inline="always")
-def chunk_outputs(L, m, k, start, coef, mx, acc, bits, out_ll, out_resp, out_labels,
-                  out_logd):
+def chunk_outputs(L, m, k, start, coef, mx, acc, bits, lost, n_lost, out_ll, out_resp,
+                  out_labels, out_logd):
     """Write a chunk's per-row outputs from its log joints L[:, :m] (L is consumed).
 
     ``coef[:m]`` is a per-row term of every log density that does not depend on the
     component (the binomial coefficient; zeros where there is none).  Each output is
     skipped when passed empty: ``out_logd`` (n, k) log joints, ``out_labels`` (n,) first
     argmax, ``out_ll`` (n,) log-likelihood, ``out_resp`` (n, k) posterior.  ``mx``,
-    ``acc`` (float) and ``bits`` (int64) are CHUNK-long scratch.
+    ``acc`` (float) and ``bits`` (int64) are CHUNK-long scratch.  When ``n_lost`` > 0,
+    rows with ``lost[r]`` (see ``find_lost``) hold their limit posterior in L; their
+    log joints and log-likelihood are -inf.
     """
     if out_logd.shape[0] > 0:
         for r in range(m):
             for c in range(k):
                 out_logd[start + r, c] = L[c, r] + coef[r]
+        if n_lost > 0:
+            for r in range(m):
+                if lost[r]:
+                    for c in range(k):
+                        out_logd[start + r, c] = -np.inf
     if out_labels.shape[0] > 0:
         chunk_argmax(L, m, k, mx, bits)  # mx, bits: scratch here
         for r in range(m):
@@ -177,6 +228,10 @@ def chunk_outputs(L, m, k, start, coef, mx, acc, bits, out_ll, out_resp, out_lab
             log_pos(acc, m, bits)
             for r in range(m):
                 out_ll[start + r] = mx[r] + acc[r] + coef[r]
+            if n_lost > 0:
+                for r in range(m):
+                    if lost[r]:
+                        out_ll[start + r] = -np.inf
 
 
 # Helpers for parallel kernels. Inside a parallel=True function Numba turns every array

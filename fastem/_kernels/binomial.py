@@ -16,7 +16,9 @@ from ._common import (
     chunk_outputs,
     chunk_posterior,
     chunk_weights,
+    find_lost,
     izeros,
+    lost_onehot,
     log_pq,
     sum_blocks,
     zeros,
@@ -25,6 +27,8 @@ from ._jit import kernel
 from ._state import serial_only
 
 BLOCK = 4096  # rows per parallel block; fixed, so results never depend on the thread count
+_TINY_SCALE = 2.0**-600
+_MAX_TRIALS = 2.0**53  # above this, float64 no longer holds every integer
 
 
 @kernel(inline="always")
@@ -72,6 +76,38 @@ def _chunk_log_joint(XT, FT, m, log_weights, lp, lq, L):
                 L[c, r] += XT[j, r] * a + FT[j, r] * q
 
 
+@kernel
+def _chunk_rescue(XT, FT, m, log_weights, lp, lq, L, lost):
+    """Repair the lost rows of a chunk's log joints L (every component -inf, which takes
+    counts near 1e307); returns their number and sets ``lost[:m]``.  The limit posterior is
+    all on the component with the largest log joint, compared here with the counts
+    scaled by 2**-600 (see the Gaussian ``_chunk_rescue``)."""
+    k, d = lp.shape
+    n = 0
+    for r in range(m):
+        top = L[0, r]
+        for c in range(1, k):
+            top = max(top, L[c, r])
+        if top > -np.inf:
+            lost[r] = 0
+            continue
+        lost[r] = 1
+        n += 1
+        best = -1
+        best_s = -np.inf
+        for c in range(k):
+            if log_weights[c] == -np.inf:
+                continue
+            t = 0.0
+            for j in range(d):
+                t += XT[j, r] * _TINY_SCALE * lp[c, j] + FT[j, r] * _TINY_SCALE * lq[c, j]
+            if t > best_s:
+                best_s = t
+                best = c
+        lost_onehot(L, k, r, best, log_weights)
+    return n
+
+
 @kernel(inline="always")
 def _chunk_log_coef(XT, FT, m, out):
     """out[:m] = sum_j log C(t, x) per row (lgamma is scalar libm: used off the EM loop)."""
@@ -100,17 +136,21 @@ def _pass_block(X, T, lo, hi, tn, td, w, log_weights, lp, lq, mode, seed, stream
     L = np.empty((k, CHUNK))
     f = np.empty((3, CHUNK))
     mx, acc, cum = f[0], f[1], f[2]
-    ib = np.empty((2, CHUNK), dtype=np.int64)
-    bits, pick = ib[0], ib[1]
+    ib = np.empty((3, CHUNK), dtype=np.int64)
+    bits, pick, lost = ib[0], ib[1], ib[2]
     ll = 0.0
     ch = 0
     for start in range(lo, hi, CHUNK):
         m = min(CHUNK, hi - start)
         _load_chunk(X, T, start, m, tn, td, XT, FT)
         _chunk_log_joint(XT, FT, m, log_weights, lp, lq, L)
-        chunk_posterior(L, m, k, mx, acc, bits)
+        n_lost = chunk_posterior(L, m, k, mx, acc, bits)
+        if n_lost > 0:  # log joints beyond float64's range under every component
+            _chunk_log_joint(XT, FT, m, log_weights, lp, lq, L)
+            _chunk_rescue(XT, FT, m, log_weights, lp, lq, L, lost)
+            chunk_posterior(L, m, k, mx, acc, bits)
         cll, cch = chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels,
-                                 track, mx, acc, cum, pick)
+                                 track, mx, acc, cum, pick, lost, n_lost)
         ll += cll
         ch += cch
         for c in range(k):  # L now holds w_i * r_ic
@@ -196,7 +236,8 @@ def _rows_block(X, T, lo, hi, tn, td, log_weights, lp, lq, with_coef, out_ll, ou
     L = np.empty((k, CHUNK))
     f = np.empty((3, CHUNK))
     mx, acc, coef = f[0], f[1], f[2]
-    bits = np.empty(CHUNK, dtype=np.int64)
+    ib = np.empty((2, CHUNK), dtype=np.int64)
+    bits, lost = ib[0], ib[1]
     for start in range(lo, hi, CHUNK):
         m = min(CHUNK, hi - start)
         _load_chunk(X, T, start, m, tn, td, XT, FT)
@@ -206,8 +247,11 @@ def _rows_block(X, T, lo, hi, tn, td, log_weights, lp, lq, with_coef, out_ll, ou
         else:
             for r in range(m):
                 coef[r] = 0.0
-        chunk_outputs(L, m, k, start, coef, mx, acc, bits, out_ll, out_resp, out_labels,
-                      out_logd)
+        n_lost = find_lost(L, m, k, mx, lost)
+        if n_lost > 0:
+            _chunk_rescue(XT, FT, m, log_weights, lp, lq, L, lost)
+        chunk_outputs(L, m, k, start, coef, mx, acc, bits, lost, n_lost, out_ll, out_resp,
+                      out_labels, out_logd)
 
 
 @kernel(parallel=True)
@@ -322,7 +366,7 @@ def check_counts(X, T):
     """First problem in counts X against trials T as (code, row, col); code 0 = none.
 
     Codes: 1 X not finite, 2 X negative, 3 X not an integer, 4 T not finite,
-    5 T below 1, 6 T not an integer, 7 X above T.
+    5 T below 1, 6 T not an integer, 7 X above T, 8 T above 2**53 (beyond exact integers).
     """
     n, d = X.shape
     tn = 1 if T.shape[0] > 1 else 0
@@ -345,6 +389,8 @@ def check_counts(X, T):
                 return 6, i, j
             if x > t:
                 return 7, i, j
+            if t > _MAX_TRIALS:
+                return 8, i, j
     return 0, -1, -1
 
 

@@ -28,7 +28,9 @@ from ._common import (
     chunk_outputs,
     chunk_posterior,
     chunk_weights,
+    find_lost,
     izeros,
+    lost_onehot,
     sum_blocks,
     zeros,
 )
@@ -36,6 +38,8 @@ from ._jit import kernel
 from ._state import serial_only
 
 LOG_2PI = math.log(2.0 * math.pi)
+_DBL_MAX = np.finfo(np.float64).max
+_TINY_SCALE = 2.0**-600
 
 
 @kernel
@@ -409,8 +413,55 @@ def _chunk_log_joint(XT, m, log_weights, means, prec, log_det, full, pk, wmeans,
                 for r in range(m):
                     t0 = (XT[d - 1, r] - a0) * p0
                     Lc[r] += t0 * t0
+        # A distance that overflowed (inf, or NaN from inf * 0) is an infinite distance.
         for r in range(m):
-            L[c, r] = base - 0.5 * L[c, r]
+            q = L[c, r]
+            L[c, r] = base - 0.5 * (q if q <= _DBL_MAX else np.inf)
+
+
+@kernel
+def _chunk_rescue(XT, m, log_weights, means, prec, full, pk, L, lost):
+    """Repair the lost rows of a chunk's log joints L (every component -inf); returns their
+    number and sets ``lost[:m]``.
+
+    Such a row's posterior is, in the limit, all on the component with the smallest
+    Mahalanobis distance: found here with every difference scaled by 2**-600, so that the
+    squares stay in range.  A rare path: scalar loops, run only when a chunk has such rows.
+    """
+    d = XT.shape[0]
+    k = means.shape[0]
+    n = 0
+    for r in range(m):
+        top = L[0, r]
+        for c in range(1, k):
+            top = max(top, L[c, r])
+        if top > -np.inf:
+            lost[r] = 0
+            continue
+        lost[r] = 1
+        n += 1
+        best = -1
+        best_q = np.inf
+        for c in range(k):
+            if log_weights[c] == -np.inf:  # a component of weight 0 takes no rows
+                continue
+            q = 0.0
+            if full:
+                cc = c * pk
+                for j in range(d):
+                    y = 0.0
+                    for l in range(j + 1):
+                        y += (XT[l, r] * _TINY_SCALE - means[c, l] * _TINY_SCALE) * prec[cc, l, j]
+                    q += y * y
+            else:
+                for j in range(d):
+                    y = (XT[j, r] * _TINY_SCALE - means[c, j] * _TINY_SCALE) * prec[c, 0, j]
+                    q += y * y
+            if q < best_q:
+                best_q = q
+                best = c
+        lost_onehot(L, k, r, best, log_weights)
+    return n
 
 
 @kernel
@@ -433,8 +484,8 @@ def _pass_block(X, lo, hi, w, log_weights, means, prec, log_det, full, pk, mode,
     L = np.empty((k, CHUNK))
     f = np.empty((3, CHUNK))
     mx, acc, cum = f[0], f[1], f[2]
-    ib = np.empty((2, CHUNK), dtype=np.int64)
-    bits, pick = ib[0], ib[1]
+    ib = np.empty((3, CHUNK), dtype=np.int64)
+    bits, pick, lost = ib[0], ib[1], ib[2]
     zsum = np.zeros(d)  # first moments about the tied centre: not needed
     ll = 0.0
     ch = 0
@@ -442,9 +493,13 @@ def _pass_block(X, lo, hi, w, log_weights, means, prec, log_det, full, pk, mode,
         m = min(CHUNK, hi - start)
         _load_chunk(X, start, m, XT)
         _chunk_log_joint(XT, m, log_weights, means, prec, log_det, full, pk, wmeans, Y, L)
-        chunk_posterior(L, m, k, mx, acc, bits)
+        n_lost = chunk_posterior(L, m, k, mx, acc, bits)
+        if n_lost > 0:  # rows beyond float64's range under every component
+            _chunk_log_joint(XT, m, log_weights, means, prec, log_det, full, pk, wmeans, Y, L)
+            _chunk_rescue(XT, m, log_weights, means, prec, full, pk, L, lost)
+            chunk_posterior(L, m, k, mx, acc, bits)
         cll, cch = chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels,
-                                 track, mx, acc, cum, pick)
+                                 track, mx, acc, cum, pick, lost, n_lost)
         ll += cll
         ch += cch
         # Statistics about each component's current mean; L now holds w_i * r_ic.
@@ -553,13 +608,17 @@ def _rows_block(X, lo, hi, log_weights, means, prec, log_det, full, pk, out_ll, 
     L = np.empty((k, CHUNK))
     f = np.zeros((3, CHUNK))
     mx, acc, coef = f[0], f[1], f[2]  # coef: no per-row constant, stays 0
-    bits = np.empty(CHUNK, dtype=np.int64)
+    ib = np.empty((2, CHUNK), dtype=np.int64)
+    bits, lost = ib[0], ib[1]
     for start in range(lo, hi, CHUNK):
         m = min(CHUNK, hi - start)
         _load_chunk(X, start, m, XT)
         _chunk_log_joint(XT, m, log_weights, means, prec, log_det, full, pk, wmeans, Y, L)
-        chunk_outputs(L, m, k, start, coef, mx, acc, bits, out_ll, out_resp, out_labels,
-                      out_logd)
+        n_lost = find_lost(L, m, k, mx, lost)
+        if n_lost > 0:  # rows beyond float64's range under every component
+            _chunk_rescue(XT, m, log_weights, means, prec, full, pk, L, lost)
+        chunk_outputs(L, m, k, start, coef, mx, acc, bits, lost, n_lost, out_ll, out_resp,
+                      out_labels, out_logd)
 
 
 @kernel(parallel=True)

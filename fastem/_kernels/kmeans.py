@@ -77,7 +77,7 @@ def kmeanspp(X, rows, w, k, n_trials, uniforms):
                 dd = min(closest[a], _sqdist(X, rows[a], centers, c))
                 cand_d[a] = dd
                 p += ws[a] * dd
-            if p < best_pot:
+            if best_idx < 0 or p < best_pot:  # first trial always counts (p may be inf)
                 best_pot = p
                 best_idx = idx
                 best_d[:] = cand_d

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The kernel and estimator tests once more with Numba's bounds checks compiled in, so an
+# out-of-bounds index anywhere is an IndexError here instead of silent memory corruption.
+# Under NUMBA_BOUNDSCHECK fastem runs every kernel's blocks serially (Numba drops
+# exceptions raised inside a parallel region), and the checked machine code gets a cache
+# of its own: Numba's cache key does not include the bounds-check flag.
+source "$(dirname "$0")/lib.sh"
+cache=$(mktemp -d)
+trap 'rm -rf "$cache"' EXIT
+echo "+ NUMBA_BOUNDSCHECK=1 .venv/bin/pytest (kernel and estimator tests)"
+NUMBA_BOUNDSCHECK=1 NUMBA_CACHE_DIR="$cache" FASTEM_HYPOTHESIS_EXAMPLES=10 \
+  .venv/bin/pytest -q -p no:cacheprovider \
+  tests/test_kernels_gaussian.py tests/test_kernels_binomial.py tests/test_kernels_safety.py \
+  tests/test_gaussian.py tests/test_binomial.py tests/test_safety.py \
+  tests/test_properties_gaussian.py tests/test_properties_binomial.py
