@@ -5,7 +5,10 @@ short ``labels`` array hung the process writing out of bounds.
 Marked ``kernels``: also run with NUMBA_DISABLE_JIT=1 (the same checks, in Python).
 """
 
+import warnings
+
 import numpy as np
+from numba.core.errors import NumbaPendingDeprecationWarning
 import pytest
 
 from conftest import needs_jit
@@ -115,7 +118,8 @@ def test_gaussian_step_refuses_wrong_types(ct, case):
         change, message = dict(labels=_readonly(np.full(N, -1, np.int32))), "writeable"
     else:
         change, message = GAUSS_TYPE_CASES[case]
-    with pytest.raises(K.KernelTypeError, match=_re(message)) as info:
+    with pytest.raises(K.KernelTypeError, match=_re(message)) as info, warnings.catch_warnings():
+        warnings.simplefilter("ignore", NumbaPendingDeprecationWarning)  # a list argument
         STEP[ct](*gauss_args(ct, **change))
     assert isinstance(info.value, TypeError) and isinstance(info.value, ValueError)
 

@@ -21,13 +21,16 @@ from fastem import kernels as K
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def run_child(code, timeout=600, env=None):
-    """Run ``code`` in a fresh interpreter; return its last stdout line parsed as JSON."""
-    full_env = dict(os.environ, **(env or {}))
-    full_env["PYTHONPATH"] = os.pathsep.join(
-        [HERE] + [p for p in full_env.get("PYTHONPATH", "").split(os.pathsep) if p])
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=timeout, env=full_env)
+def run_child(code, tmp_path, timeout=600):
+    """Run ``code`` as a script in a fresh interpreter; return its last stdout line parsed
+    as JSON.  (A file, not ``-c``: spawned children re-import the parent's __main__.)"""
+    script = tmp_path / "child.py"
+    script.write_text(textwrap.dedent(code))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [HERE] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=timeout, env=env)
     assert proc.returncode == 0, (
         f"child exited with {proc.returncode}\n--- stdout\n{proc.stdout[-3000:]}"
         f"\n--- stderr\n{proc.stderr[-3000:]}")
@@ -53,7 +56,7 @@ def child(q):
 
 @needs_jit
 @pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
-def test_fit_in_a_child_process_after_the_parent_fitted(method):
+def test_fit_in_a_child_process_after_the_parent_fitted(method, tmp_path):
     # The parent runs parallel kernels first: with GNU OpenMP, a forked child used to die
     # on its first parallel launch ("fork() called from a process already using GNU
     # OpenMP"); fastem's kernels now run their blocks serially there, with the same bits.
@@ -67,12 +70,12 @@ if __name__ == "__main__":
     got = q.get(timeout=300)
     p.join(60)
     print(json.dumps(dict(exitcode=p.exitcode, same=got == parent)))
-""")
+""", tmp_path)
     assert out == {"exitcode": 0, "same": True}
 
 
 @needs_jit
-def test_public_kernels_and_threads_in_a_forked_child():
+def test_public_kernels_and_threads_in_a_forked_child(tmp_path):
     out = run_child(COMMON + """
 from concurrent.futures import ThreadPoolExecutor
 from fastem import kernels as K
@@ -97,7 +100,7 @@ if __name__ == "__main__":
     got = q.get(timeout=300)
     p.join(60)
     print(json.dumps(dict(exitcode=p.exitcode, same=all(list(g) == list(want) for g in got))))
-""")
+""", tmp_path)
     assert out == {"exitcode": 0, "same": True}
 
 
@@ -107,12 +110,8 @@ def _gauss_job(seed):
     X[: 2000] += 3
     ct = ["full", "tied", "diag", "spherical"][seed % 4]
     mode = ["soft", "hard", "stochastic"][seed % 3]
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        m = GaussianMixture(3, covariance_type=ct, mode=mode, random_state=seed,
-                            max_iter=15).fit(X)
+    m = GaussianMixture(3, covariance_type=ct, mode=mode, random_state=seed,
+                        max_iter=15).fit(X)
     return m.means_, m.lower_bounds_, m.predict_proba(X)
 
 
@@ -133,6 +132,7 @@ def _kernel_job(seed):
 
 
 @needs_jit
+@pytest.mark.filterwarnings("ignore::fastem.ConvergenceWarning")  # catch_warnings is not thread-safe
 def test_concurrent_threads_give_the_serial_results():
     jobs = [(f, s) for s in range(6) for f in (_gauss_job, _binom_job, _kernel_job)]
     serial = [f(s) for f, s in jobs]
@@ -144,7 +144,7 @@ def test_concurrent_threads_give_the_serial_results():
 
 
 @needs_jit
-def test_ctrl_c_during_a_fit_raises_keyboard_interrupt_and_changes_nothing():
+def test_ctrl_c_during_a_fit_raises_keyboard_interrupt_and_changes_nothing(tmp_path):
     out = run_child("""
 import json, os, signal, threading, time, warnings
 import numpy as np, fastem
@@ -171,14 +171,14 @@ after = {k: np.array(getattr(m, k)).tolist() for k in before}
 m.set_params(max_iter=3).fit(X[:5000])       # a later fit works
 print(json.dumps(dict(kind=kind, delay=delay, unchanged=after == before,
                       refit=bool(np.isfinite(m.means_).all()))))
-""")
+""", tmp_path)
     assert out["kind"] == "KeyboardInterrupt"
     assert out["unchanged"] and out["refit"]
     assert out["delay"] < 1.0, out  # "within about a second"
 
 
 @needs_jit
-def test_ctrl_c_during_a_large_predict_is_a_keyboard_interrupt():
+def test_ctrl_c_during_a_large_predict_is_a_keyboard_interrupt(tmp_path):
     out = run_child("""
 import json, os, signal, threading, time
 import numpy as np, fastem
@@ -197,5 +197,5 @@ for _ in range(3):
     except BaseException as exc:
         kinds.append(type(exc).__name__)
 print(json.dumps(dict(kinds=kinds)))
-""")
+""", tmp_path)
     assert out["kinds"] == ["KeyboardInterrupt"] * 3
