@@ -199,3 +199,31 @@ for _ in range(3):
 print(json.dumps(dict(kinds=kinds)))
 """, tmp_path)
     assert out["kinds"] == ["KeyboardInterrupt"] * 3
+
+
+@needs_jit
+def test_bounds_checked_run_turns_an_out_of_bounds_index_into_index_error(tmp_path):
+    # What CI's NUMBA_BOUNDSCHECK=1 run relies on: a private kernel (no argument checks)
+    # given a labels array shorter than X raises IndexError instead of writing past it.
+    # That needs the serial path: Numba drops exceptions raised in a parallel region.
+    os.environ["FASTEM_TEST_CACHE"] = str(tmp_path / "cache")
+    try:
+        out = run_child("""
+import json, os
+os.environ.update(NUMBA_BOUNDSCHECK="1", NUMBA_OPT="0",
+                  NUMBA_CACHE_DIR=os.environ["FASTEM_TEST_CACHE"])
+import numpy as np
+from fastem._kernels import binomial as kb, _state
+X = np.ones((300, 1)); T = np.full((1, 1), 2.0)
+short = np.full(10, -1, np.int32)
+try:
+    kb.binomial_pass(X, T, np.empty(0), np.log([0.5, 0.5]), np.full((2, 1), 0.5), 1, 0, 1,
+                     short, 64)
+    kind = None
+except IndexError:
+    kind = "IndexError"
+print(json.dumps(dict(kind=kind, serial=bool(_state._STATE[_state.SERIAL]))))
+""", tmp_path)
+    finally:
+        del os.environ["FASTEM_TEST_CACHE"]
+    assert out == {"kind": "IndexError", "serial": True}
