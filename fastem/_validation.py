@@ -69,7 +69,8 @@ def as_float_array(X, name="X"):
                 f"{name} must be numeric; got dtype {arr.dtype} that cannot be converted to float"
             ) from None
     dtype = np.float32 if arr.dtype == np.float32 else np.float64
-    return _writeable_alias(np.ascontiguousarray(arr, dtype=dtype))
+    # np.asarray, not np.ascontiguousarray: the latter turns a 0-d array into shape (1,).
+    return _writeable_alias(np.asarray(arr, dtype=dtype, order="C"))
 
 
 class _Alias:

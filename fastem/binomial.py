@@ -296,7 +296,9 @@ class BinomialMixture(EMMixture):
         rows = np.arange(data.n_samples) if data.w.shape[0] == 0 else np.flatnonzero(data.w)
         idx = rng.choice(rows, size=k, replace=False)
         T = np.broadcast_to(data.T, data.X.shape)
-        probs = np.clip(data.X[idx] / T[idx], PROB_EPS, 1.0 - PROB_EPS).astype(np.float64)
+        # In float64: 1 - PROB_EPS rounds to 1 in float32.
+        freq = data.X[idx].astype(np.float64) / T[idx].astype(np.float64)
+        probs = np.clip(freq, PROB_EPS, 1.0 - PROB_EPS)
         return weights, probs
 
     def _fitted_params(self):

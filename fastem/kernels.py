@@ -68,6 +68,8 @@ from numba import types
 from numba.core import config
 from numba.extending import overload
 
+from numba.np.ufunc.parallel import _launch_threads
+
 from ._kernels import binomial as _binomial
 from ._kernels import gaussian as _gaussian
 from ._kernels._common import HARD, SOFT, STOCHASTIC
@@ -92,6 +94,13 @@ __all__ = [
 ]
 
 
+# Code of yours that calls these kernels and is cached by Numba may have been compiled
+# against cached kernels, and Numba then forgets that the thread pool must be started
+# before that code runs (see fastem._kernels._state): start it now, for any such caller.
+if not config.DISABLE_JIT:
+    _launch_threads()
+
+
 class KernelTypeError(TypeError, ValueError):
     """An argument of the wrong kind (array rank, dtype, writeability, scalar type).
 
@@ -107,34 +116,33 @@ class KernelTypeError(TypeError, ValueError):
 _DATA = (types.float32, types.float64)
 
 
-def _kind_problem(func, name, t, kind, ndim=None, like=None):
+_WANT = {"data": "a {n}-D float32 or float64 array", "like": "a {n}-D array of X's dtype",
+         "float64": "a {n}-D float64 array", "labels": "a writeable 1-D int32 array",
+         "real": "a {n}-D array of real numbers", "int": "an integer"}
+
+
+def _kind_ok(t, kind, ndim, like):
     if kind == "int":
-        ok = isinstance(t, types.Integer)
-        want = "an integer"
-    else:
-        ok = isinstance(t, types.Array) and t.ndim == ndim
-        if ok and kind == "data":
-            ok = t.dtype in _DATA
-            want = f"a {ndim}-D float32 or float64 array"
-        elif ok and kind == "like":  # trials: the dtype of X
-            ok = t.dtype == like.dtype
-            want = f"a {ndim}-D array of X's dtype ({like.dtype})"
-        elif ok and kind == "float64":
-            ok = t.dtype == types.float64
-            want = f"a {ndim}-D float64 array"
-        elif ok and kind == "labels":
-            ok = t.dtype == types.int32 and t.mutable
-            want = "a writeable 1-D int32 array"
-        elif ok:  # "real": a parameter, copied to float64
-            ok = isinstance(t.dtype, (types.Integer, types.Float))
-            want = f"a {ndim}-D array of real numbers"
-        else:
-            want = {"data": f"a {ndim}-D float32 or float64 array",
-                    "like": f"a {ndim}-D array of X's dtype",
-                    "float64": f"a {ndim}-D float64 array",
-                    "labels": "a writeable 1-D int32 array"}.get(kind, f"a {ndim}-D array of real numbers")
-    if ok:
+        return isinstance(t, types.Integer)
+    if not (isinstance(t, types.Array) and t.ndim == ndim):
+        return False
+    if kind == "data":
+        return t.dtype in _DATA
+    if kind == "like":  # trials: the dtype of X
+        return t.dtype == like.dtype
+    if kind == "float64":
+        return t.dtype == types.float64
+    if kind == "labels":  # written in place
+        return t.dtype == types.int32 and t.mutable
+    return isinstance(t.dtype, (types.Integer, types.Float))  # "real": copied to float64
+
+
+def _kind_problem(func, name, t, kind, ndim=None, like=None):
+    if _kind_ok(t, kind, ndim, like):
         return None
+    want = _WANT[kind].format(n=ndim)
+    if kind == "like":
+        want += f" ({like.dtype})"
     return f"{func}: {name} must be {want}; got {t}"
 
 

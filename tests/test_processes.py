@@ -227,3 +227,38 @@ print(json.dumps(dict(kind=kind, serial=bool(_state._STATE[_state.SERIAL]))))
     finally:
         del os.environ["FASTEM_TEST_CACHE"]
     assert out == {"kind": "IndexError", "serial": True}
+
+
+@needs_jit
+def test_kernels_loaded_from_the_cache_by_any_entry_point_never_crash(tmp_path):
+    # Numba drops the "start the thread pool" note of a cached parallel function once a
+    # new caller links it, and a later process that loads only that caller jumped to a
+    # null thread-pool entry (SIGSEGV).  Each process here enters through another door,
+    # all sharing one fresh cache, the last ones loading everything from it.
+    steps = {
+        "public": """
+from fastem import kernels as K
+out = K.gaussian_log_density_diag(X, M, P).tolist()
+""",
+        "estimator": """
+g = fastem.GaussianMixture(2, covariance_type="diag")
+g.weights_, g.means_, g.covariances_, g.precisions_cholesky_ = W, M, 1 / P**2, P
+out = np.log(g.predict_proba(X)).tolist()
+""",
+    }
+    cache = tmp_path / "cache"
+    results = {}
+    for i, door in enumerate(["estimator", "public", "public", "estimator"]):
+        os.environ["FASTEM_TEST_CACHE"] = str(cache)
+        try:
+            out = run_child("""
+import json, os, warnings
+os.environ.update(NUMBA_CACHE_DIR=os.environ["FASTEM_TEST_CACHE"], NUMBA_OPT="0")
+warnings.simplefilter("ignore")
+import numpy as np, fastem
+X = np.random.default_rng(0).normal(size=(40, 2)); X[:20] += 3
+M, P, W = X[:2].copy(), np.ones((2, 2)), np.full(2, 0.5)
+""" + steps[door] + "print(json.dumps(out))\n", tmp_path)
+        finally:
+            del os.environ["FASTEM_TEST_CACHE"]
+        assert results.setdefault(door, out) == out, (i, door)

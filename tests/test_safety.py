@@ -355,3 +355,23 @@ def test_binomial_reads_read_only_inputs_and_changes_nothing(mode):
     quiet(m.set_params(warm_start=True).fit, C, T, sample_weight=w)
     for a, b in zip((C, T, w), keep):
         np.testing.assert_array_equal(a, b)
+
+
+def test_binomial_random_from_data_on_float32_keeps_probabilities_inside_0_1():
+    # Found by the fuzzer: the clip to 1 - 1e-10 was done in float32, where it is 1.0.
+    X = np.array([[1], [0], [1], [0]], np.float32)
+    m = BinomialMixture(2, init_params="random_from_data", random_state=0, max_iter=5).fit(X)
+    assert np.all((m.probs_ > 0) & (m.probs_ < 1)) and np.isfinite(m.lower_bound_)
+    assert np.all(np.isfinite(m.score_samples(X)))
+
+
+@pytest.mark.parametrize("X", [np.array(2.0), 2.0, np.float32(1.0)])
+def test_zero_dimensional_data_is_refused(X):
+    # Found by the fuzzer: np.ascontiguousarray turned a 0-d array into one row.
+    with pytest.raises(ValueError, match="0-D"):
+        BinomialMixture(1, max_iter=3).fit(X, trials=5)
+    with pytest.raises(ValueError, match="0-D"):
+        GaussianMixture(1).fit(X)
+    b = BinomialMixture(1, max_iter=3).fit(np.array([2.0, 3.0]), trials=5)
+    with pytest.raises(ValueError, match="0-D"):
+        b.predict(X, trials=5)

@@ -15,6 +15,14 @@ of the reduction are the same, so results are bit-identical either way.  It is s
 * when ``NUMBA_BOUNDSCHECK`` is on: Numba drops exceptions raised inside a parallel
   region, so an out-of-bounds index is only reported on the serial path;
 * by ``FASTEM_SERIAL=1`` in the environment (e.g. to profile one thread).
+
+Every function that reads the switch also records, in its compile result, that Numba's
+threading layer must be started before it runs.  Numba does this itself for a function
+that contains a parallel loop, but it forgets it when such a function is loaded from the
+on-disk cache and then linked into a newly compiled caller: the caller is cached without
+it, and a later process that loads only the caller jumps to the thread pool's entry
+points before they exist (a segfault).  The parallel kernels here all sit under a
+function that reads the switch, so the record travels with every entry point.
 """
 
 import ctypes
@@ -23,6 +31,7 @@ import os
 from llvmlite import binding as _llvm
 from llvmlite import ir as _ir
 from numba.core import config, types
+from numba.core.typed_passes import _reload_parfors
 from numba.extending import intrinsic
 
 SERIAL = 0
@@ -39,6 +48,8 @@ def _load_slot(typingctx, slot):
         return None
 
     def codegen(context, builder, signature, args):
+        # Start the threading layer when this function is loaded from the cache (above).
+        context.active_code_library._reload_init.add(_reload_parfors)
         module = builder.module
         gv = module.globals.get(_SYMBOL)
         if gv is None:
@@ -90,18 +101,6 @@ def _gnu_openmp_running():
 def _after_fork_in_child():
     if _gnu_openmp_running():
         _STATE[SERIAL] = 1
-
-
-def threading_summary():
-    """A short description of how kernels run in this process (for docs and bug reports)."""
-    import numba
-
-    try:
-        layer = numba.threading_layer()
-    except ValueError:
-        layer = "not started yet"
-    mode = "serial (one thread)" if _STATE[SERIAL] else f"{numba.get_num_threads()} threads"
-    return f"threading layer: {layer}; kernels run on {mode}"
 
 
 if config.BOUNDSCHECK or os.environ.get("FASTEM_SERIAL", "0") not in ("", "0"):

@@ -175,7 +175,7 @@ def _moments_blocks(X, w, mean, block, p, pw):
         _moments_block(X, b * block, min(n, (b + 1) * block), w, mean, p[b], pw[b:b + 1])
 
 
-@kernel
+@kernel(inline="always")  # so that column_moments itself reads the switch (see _state)
 def _moments_pass(X, w, mean, block, p, pw):
     n = X.shape[0]
     if serial_only():
