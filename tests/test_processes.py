@@ -230,35 +230,43 @@ print(json.dumps(dict(kind=kind, serial=bool(_state._STATE[_state.SERIAL]))))
 
 
 @needs_jit
-def test_kernels_loaded_from_the_cache_by_any_entry_point_never_crash(tmp_path):
-    # Numba drops the "start the thread pool" note of a cached parallel function once a
-    # new caller links it, and a later process that loads only that caller jumped to a
-    # null thread-pool entry (SIGSEGV).  Each process here enters through another door,
-    # all sharing one fresh cache, the last ones loading everything from it.
-    steps = {
-        "public": """
-from fastem import kernels as K
-out = K.gaussian_log_density_diag(X, M, P).tolist()
-""",
-        "estimator": """
-g = fastem.GaussianMixture(2, covariance_type="diag")
-g.weights_, g.means_, g.covariances_, g.precisions_cholesky_ = W, M, 1 / P**2, P
-out = np.log(g.predict_proba(X)).tolist()
-""",
-    }
-    cache = tmp_path / "cache"
-    results = {}
-    for i, door in enumerate(["estimator", "public", "public", "estimator"]):
-        os.environ["FASTEM_TEST_CACHE"] = str(cache)
-        try:
-            out = run_child("""
-import json, os, warnings
-os.environ.update(NUMBA_CACHE_DIR=os.environ["FASTEM_TEST_CACHE"], NUMBA_OPT="0")
-warnings.simplefilter("ignore")
-import numpy as np, fastem
-X = np.random.default_rng(0).normal(size=(40, 2)); X[:20] += 3
-M, P, W = X[:2].copy(), np.ones((2, 2)), np.full(2, 0.5)
-""" + steps[door] + "print(json.dumps(out))\n", tmp_path)
-        finally:
-            del os.environ["FASTEM_TEST_CACHE"]
-        assert results.setdefault(door, out) == out, (i, door)
+def test_entry_points_start_the_thread_pool_even_over_cached_parallel_code(tmp_path):
+    # Numba notes in a compile result that the thread pool must be started before a
+    # parallel function runs, but drops the note when a *cached* parallel function is
+    # linked into a newly compiled caller; the caller is then cached without it, and a
+    # later process that loads only the caller calls a null thread-pool entry (SIGSEGV,
+    # found by the fuzzer).  Process 1 caches the parallel loop alone; process 2 compiles
+    # its caller over it: the caller must still carry the note (it reads the serial
+    # switch itself), and importing fastem.kernels starts the pool for users' callers.
+    prologue = """
+import json, os
+os.environ.update(NUMBA_CACHE_DIR=os.environ["FASTEM_TEST_CACHE"])
+import numpy as np
+from fastem._kernels import gaussian as kg
+X = np.random.default_rng(0).normal(size=(40, 2))
+args = (X, np.log([0.5, 0.5]), X[:2].copy(), np.ones((2, 1, 2)), np.zeros(2), False)
+outs = (np.empty(40), np.empty((0, 0)), np.empty(0, np.int64), np.empty((0, 0)))
+"""
+    os.environ["FASTEM_TEST_CACHE"] = str(tmp_path / "cache")
+    try:
+        run_child(prologue + """
+kg._rows_blocks(*args, 0, 1024, *outs)             # only the parallel loop is compiled
+print(json.dumps(True))
+""", tmp_path)
+        out = run_child(prologue + """
+from numba.core.typed_passes import _reload_parfors
+from numba.np.ufunc import parallel
+kg.gauss_rows(*args, *outs)                          # its caller, over the cached loop
+notes = [_reload_parfors in c.reload_init for c in kg.gauss_rows.overloads.values()]
+print(json.dumps(notes))
+""", tmp_path)
+    finally:
+        del os.environ["FASTEM_TEST_CACHE"]
+    assert out == [True]
+    started = run_child("""
+import json
+from numba.np.ufunc import parallel
+import fastem.kernels
+print(json.dumps(bool(parallel._is_initialized)))
+""", tmp_path)
+    assert started

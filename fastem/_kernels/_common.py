@@ -66,8 +66,8 @@ def find_lost(L, m, k, mx, lost):
     return n
 
 
-@kernel(inline="always")
-def lost_onehot(L, k, r, best, log_weights):
+@kernel  # not inlined: Numba would leave a reference to this dispatcher behind, and
+def lost_onehot(L, k, r, best, log_weights):  # at NUMBA_OPT=0 that blocks the cache
     """Log joints of a lost row r: the exact limit of its posterior, all of it on ``best``
     (the component it is least far from, which the model finds in a rescaled
     arithmetic); the prior ``log_weights`` when even that overflowed (best < 0)."""
