@@ -262,7 +262,8 @@ class GaussianMixture(EMMixture):
         logw = np.full(k, -np.log(k))
         if self.covariance_type in ("full", "tied"):
             kp = k if self.covariance_type == "full" else 1
-            eye = np.ascontiguousarray(np.broadcast_to(np.eye(d), (kp, d, d)))
+            # tile, not broadcast_to: a read-only view would compile a kernel variant of its own
+            eye = np.tile(np.eye(d), (kp, 1, 1))
             return (np.exp(logw), means, eye.copy(), eye, np.zeros(k))
         ones = np.ones((k, d))
         return (np.exp(logw), means, ones, ones, np.zeros(k))

@@ -1,9 +1,10 @@
 """Public low-level kernels: stable signatures, documented shapes, checked arguments.
 
-Every function here is a Numba-compiled function: call it from Python or from inside
-your own ``@numba.njit`` code.  Each one checks its arguments before it touches the data,
-in time independent of the number of rows, and raises the same exceptions in both
-worlds:
+Call every function here from Python or from inside your own ``@numba.njit`` code.
+From Python it runs its checks and then the compiled kernel the estimators use (nothing
+new is compiled for it); inside compiled code it is compiled into your function.  Each
+one checks its arguments before it touches the data, in time independent of the number
+of rows, and raises the same exceptions in both worlds:
 
 * :class:`KernelTypeError` (a ``TypeError`` that is also a ``ValueError``) for an
   argument of the wrong kind: not an array, the wrong number of dimensions, a data dtype
@@ -62,6 +63,9 @@ narrow components) gets log-likelihood ``-inf`` and, as its posterior, the exact
 all of it on the component at the smallest Mahalanobis distance.
 """
 
+import functools
+import inspect
+
 import numba
 import numpy as np
 from numba import types
@@ -72,7 +76,7 @@ from numba.np.ufunc.parallel import _launch_threads
 
 from ._kernels import binomial as _binomial
 from ._kernels import gaussian as _gaussian
-from ._kernels._common import HARD, SOFT, STOCHASTIC
+from ._kernels._common import HARD, SOFT, STOCHASTIC, plain
 from ._kernels._jit import kernel
 
 __all__ = [
@@ -275,19 +279,39 @@ def _check_types(func, checks):
     return None if problem is None else _raiser(problem)
 
 
-def _stand_in(stub, typer):
-    """What a public kernel calls: ``stub``, whose calls Numba replaces with the
-    implementation ``typer`` returns for the argument types (checks, then the private
-    kernel).  With the JIT disabled, a Python function that does the same by hand, so
-    that the checks run in plain Python too."""
-    overload(stub)(typer)
-    if not config.DISABLE_JIT:
-        return stub
+def _public(typer):
+    """Make the documented signature below a public kernel checked by ``typer``.
 
-    def call(*args):
-        return typer(*[numba.typeof(a) for a in args])(*args)
+    ``typer`` maps argument types to an implementation (the checks, then the private
+    kernel) or to a raiser.  Inside a user's compiled function, a call resolves through
+    Numba's overload machinery to that implementation.  From Python, the same
+    implementation runs as Python around the compiled checks and the private kernel, so
+    a Python call compiles nothing beyond the private kernels the estimators use (a
+    compiled wrapper would re-link and re-optimise the whole pass kernel, ~20 s per
+    argument-type combination).
+    """
 
-    return call
+    def wrap(f):
+        impls = {}
+        sig = inspect.signature(f)
+
+        @functools.wraps(f)
+        def call(*args, **kwargs):
+            if kwargs:
+                args = sig.bind(*args, **kwargs).args
+            try:
+                key = tuple(numba.typeof(a) for a in args)
+            except ValueError as exc:  # an object Numba has no type for
+                raise KernelTypeError(f"{f.__name__}: {exc}") from None
+            impl = impls.get(key)
+            if impl is None:
+                impl = impls[key] = typer(*key)
+            return impl(*args)
+
+        overload(call)(typer)
+        return call
+
+    return wrap
 
 
 # --------------------------------------------------------------------------- Gaussian
@@ -361,12 +385,6 @@ def _gauss_overloads(ct):
     full = ct in ("full", "tied")
     tied = ct == "tied"
 
-    def density(X, means, prec_chol):
-        raise NotImplementedError
-
-    def step(X, sample_weight, weights, means, prec_chol, mode, seed, iteration, labels):
-        raise NotImplementedError
-
     def density_ol(X, means, prec_chol):
         fail = _check_types(density_name, [("X", X, "data", 2), ("means", means, "real", 2),
                                            ("prec_chol", prec_chol, "real", pn)])
@@ -376,7 +394,7 @@ def _gauss_overloads(ct):
         def impl(X, means, prec_chol):
             mu, prec, log_det = params(density_name, X, means, prec_chol)
             out = np.empty((X.shape[0], mu.shape[0]))
-            return _gaussian.gauss_log_density(X, mu, prec, log_det, full, out)
+            return _gaussian.gauss_log_density(X, mu, prec, log_det, plain(full), out)
 
         return impl
 
@@ -401,8 +419,8 @@ def _gauss_overloads(ct):
             ks = (1 if tied else k) if full else 1
             center = w @ mu if tied else np.zeros(d)
             nk, s1, s2, sq, ll, ch = _gaussian.gauss_pass(
-                X, sample_weight, np.log(w), mu, prec, log_det, full, mode, seed, iteration,
-                labels, _gaussian.block_rows(n, k, d, ks), tied, center)
+                X, sample_weight, np.log(w), mu, prec, log_det, plain(full), mode, seed,
+                iteration, labels, _gaussian.block_rows(n, k, d, ks), plain(tied), center)
             return nk, s1, _second_moments(s2, sq), ll, ch
 
         return impl
@@ -414,7 +432,7 @@ def _gauss_overloads(ct):
         _second_moments = _full_moments
     else:
         _second_moments = _diag_moments
-    return _stand_in(density, density_ol), _stand_in(step, step_ol)
+    return density_ol, step_ol
 
 
 @kernel
@@ -438,7 +456,7 @@ _density_diag, _step_diag = _gauss_overloads("diag")
 _density_spherical, _step_spherical = _gauss_overloads("spherical")
 
 
-@kernel
+@_public(_density_full)
 def gaussian_log_density_full(X, means, prec_chol):
     """Per-component Gaussian log-densities, full covariances.
 
@@ -453,28 +471,24 @@ def gaussian_log_density_full(X, means, prec_chol):
     -------
     (n, k) float64 array of ``log N(X[i] | means[c], inv(P_c P_c^T))``.
     """
-    return _density_full(X, means, prec_chol)
 
 
-@kernel
+@_public(_density_tied)
 def gaussian_log_density_tied(X, means, prec_chol):
     """As :func:`gaussian_log_density_full` with one shared (d, d) ``prec_chol``."""
-    return _density_tied(X, means, prec_chol)
 
 
-@kernel
+@_public(_density_diag)
 def gaussian_log_density_diag(X, means, prec_chol):
     """As :func:`gaussian_log_density_full` with (k, d) positive inverse standard deviations."""
-    return _density_diag(X, means, prec_chol)
 
 
-@kernel
+@_public(_density_spherical)
 def gaussian_log_density_spherical(X, means, prec_chol):
     """As :func:`gaussian_log_density_full` with (k,) positive inverse standard deviations."""
-    return _density_spherical(X, means, prec_chol)
 
 
-@kernel
+@_public(_step_full)
 def gaussian_em_step_full(X, sample_weight, weights, means, prec_chol, mode, seed, iteration,
                           labels):
     """One pass: E-step in ``mode`` and sufficient statistics, full covariances.
@@ -496,11 +510,9 @@ def gaussian_em_step_full(X, sample_weight, weights, means, prec_chol, mode, see
     loglik : float, observed-data log-likelihood at the given parameters
     n_changed : int
     """
-    return _step_full(X, sample_weight, weights, means, prec_chol, mode, seed, iteration,
-                      labels)
 
 
-@kernel
+@_public(_step_tied)
 def gaussian_em_step_tied(X, sample_weight, weights, means, prec_chol, mode, seed, iteration,
                           labels):
     """One pass for a tied (d, d) ``prec_chol``.
@@ -510,11 +522,9 @@ def gaussian_em_step_tied(X, sample_weight, weights, means, prec_chol, mode, see
     covariance is then ``(s2 - sum_c [a_c v_c^T + v_c a_c^T - nk_c v_c v_c^T]) / sum(nk)``
     with ``v_c = new_mean_c - z`` and ``a_c = s1_c + nk_c (means_c - z)``.
     """
-    return _step_tied(X, sample_weight, weights, means, prec_chol, mode, seed, iteration,
-                      labels)
 
 
-@kernel
+@_public(_step_diag)
 def gaussian_em_step_diag(X, sample_weight, weights, means, prec_chol, mode, seed, iteration,
                           labels):
     """One pass for diagonal covariances (``prec_chol`` (k, d) inverse std. deviations).
@@ -522,35 +532,18 @@ def gaussian_em_step_diag(X, sample_weight, weights, means, prec_chol, mode, see
     Returns ``(nk (k,), s1 (k, d), s2 (k, d), loglik, n_changed)`` with
     ``s2[c, j] = sum_i w_i r_ic (x_ij - means[c, j])^2``.
     """
-    return _step_diag(X, sample_weight, weights, means, prec_chol, mode, seed, iteration,
-                      labels)
 
 
-@kernel
+@_public(_step_spherical)
 def gaussian_em_step_spherical(X, sample_weight, weights, means, prec_chol, mode, seed,
                                iteration, labels):
     """As :func:`gaussian_em_step_diag` with (k,) inverse standard deviations.
 
     The spherical variance of component c is the mean over j of the diag variances.
     """
-    return _step_spherical(X, sample_weight, weights, means, prec_chol, mode, seed, iteration,
-                           labels)
 
 
 # --------------------------------------------------------------------------- binomial
-# Overloaded stand-ins for the binomial kernels (see ``_gauss_overloads``).
-def _binom_density_stub(X, trials, probs):
-    raise NotImplementedError
-
-
-def _binom_coef_stub(X, trials, sample_weight):
-    raise NotImplementedError
-
-
-def _binom_step_stub(X, trials, sample_weight, weights, probs, mode, seed, iteration, labels):
-    raise NotImplementedError
-
-
 @kernel(inline="always")
 def _trials(func, X, trials):
     n, d = X.shape
@@ -626,12 +619,7 @@ def _binom_step_ol(X, trials, sample_weight, weights, probs, mode, seed, iterati
     return impl
 
 
-_binom_density = _stand_in(_binom_density_stub, _binom_density_ol)
-_binom_coef = _stand_in(_binom_coef_stub, _binom_coef_ol)
-_binom_step = _stand_in(_binom_step_stub, _binom_step_ol)
-
-
-@kernel
+@_public(_binom_density_ol)
 def binomial_log_density(X, trials, probs):
     """Per-component binomial log-probabilities.
 
@@ -646,10 +634,9 @@ def binomial_log_density(X, trials, probs):
     (n, k) float64 array: ``sum_j log Binomial(X[i, j] | trials[i, j], probs[c, j])``,
     binomial coefficients included.
     """
-    return _binom_density(X, trials, probs)
 
 
-@kernel
+@_public(_binom_coef_ol)
 def binomial_log_coef_sum(X, trials, sample_weight):
     """``sum_i w_i sum_j log C(trials_ij, X_ij)``: the parameter-free part of the likelihood.
 
@@ -657,10 +644,9 @@ def binomial_log_coef_sum(X, trials, sample_weight):
     -------
     float
     """
-    return _binom_coef(X, trials, sample_weight)
 
 
-@kernel
+@_public(_binom_step_ol)
 def binomial_em_step(X, trials, sample_weight, weights, probs, mode, seed, iteration, labels):
     """One pass over the data: E-step in ``mode`` and the sufficient statistics.
 
@@ -695,4 +681,3 @@ def binomial_em_step(X, trials, sample_weight, weights, probs, mode, seed, itera
     n_changed : int
         Rows whose label differs from ``labels`` on entry.
     """
-    return _binom_step(X, trials, sample_weight, weights, probs, mode, seed, iteration, labels)

@@ -245,6 +245,17 @@ def zeros(shape):
 
 
 @kernel
+def plain(flag):
+    """``flag`` typed as a plain bool.
+
+    A constant True/False passed from compiled code reaches the callee as Literal[bool],
+    and Numba compiles the callee once more for each literal: for the pass kernels that
+    is their whole compile time again.  A comparison's result is never literal.
+    """
+    return flag != False  # noqa: E712
+
+
+@kernel
 def izeros(n):
     return np.zeros(n, dtype=np.int64)
 

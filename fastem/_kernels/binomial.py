@@ -12,6 +12,7 @@ import numpy as np
 from numba import prange
 
 from ._common import (
+    plain,
     CHUNK,
     chunk_outputs,
     chunk_posterior,
@@ -333,7 +334,7 @@ def binomial_log_coef_sum(X, T, w, block):
 @kernel
 def binomial_log_density(X, T, probs, out):
     """``out[i, c] = sum_j log Binom(x_ij | t_ij, probs[c, j])`` (coefficients included)."""
-    binomial_rows(X, T, zeros((probs.shape[0],)), probs, True, zeros((0,)), zeros((0, 0)),
+    binomial_rows(X, T, zeros((probs.shape[0],)), probs, plain(True), zeros((0,)), zeros((0, 0)),
                   izeros(0), out)
     return out
 
@@ -379,13 +380,14 @@ def check_counts(X, T):
                 return 1, i, j
             if x < 0:
                 return 2, i, j
-            if x != math.floor(x):
+            # np.floor stays float: math.floor gives an int64, undefined beyond 2**63.
+            if x != np.floor(x):
                 return 3, i, j
             if not math.isfinite(t):
                 return 4, i, j
             if t < 1:
                 return 5, i, j
-            if t != math.floor(t):
+            if t != np.floor(t):
                 return 6, i, j
             if x > t:
                 return 7, i, j

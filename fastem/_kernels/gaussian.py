@@ -24,6 +24,7 @@ import numpy as np
 from numba import prange
 
 from ._common import (
+    plain,
     CHUNK,
     chunk_outputs,
     chunk_posterior,
@@ -801,6 +802,6 @@ def check_finite(X):
 @kernel
 def gauss_log_density(X, means, prec, log_det, full, out):
     """``out[i, c]`` = log N(x_i | mean_c, .) in the form given by ``full`` (see gauss_pass)."""
-    gauss_rows(X, zeros((means.shape[0],)), means, prec, log_det, full, zeros((0,)),
+    gauss_rows(X, zeros((means.shape[0],)), means, prec, log_det, plain(full), zeros((0,)),
                zeros((0, 0)), izeros(0), out)
     return out
