@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 
-from ._em import ConvergenceWarning
+from .exceptions import ConvergenceWarning
 from .binomial import BinomialMixture
 from .gaussian import GaussianMixture
 

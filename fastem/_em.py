@@ -37,13 +37,10 @@ import numpy as np
 
 from ._base import BaseEstimator
 from ._kernels._common import HARD, SOFT, STOCHASTIC
+from .exceptions import convergence_warning_category
 from ._validation import EMPTY_I32, check_choice, check_int, check_random_state, check_real
 
 MODES = {"soft": SOFT, "hard": HARD, "stochastic": STOCHASTIC}
-
-
-class ConvergenceWarning(UserWarning):
-    """Soft or hard EM stopped at ``max_iter`` before meeting its stopping rule."""
 
 
 _local = threading.local()
@@ -122,7 +119,7 @@ class EMMixture(BaseEstimator):
         self._check_model_params()
         attributes, warning = run_interruptibly(self._em_restarts, data, init_data)
         if warning:
-            warnings.warn(warning, ConvergenceWarning, stacklevel=3)
+            warnings.warn(warning, convergence_warning_category(), stacklevel=3)
         self.__dict__.update(attributes)  # one step: nothing half-assigned on Ctrl-C
         return self
 

@@ -8,6 +8,8 @@ import numbers
 
 import numpy as np
 
+from .exceptions import not_fitted_error
+
 EMPTY_F64 = np.empty(0, dtype=np.float64)
 EMPTY_I32 = np.empty(0, dtype=np.int32)
 
@@ -128,9 +130,7 @@ def n_effective_rows(w, n_samples):
 
 def check_fitted(estimator, attribute):
     if not hasattr(estimator, attribute):
-        raise ValueError(
-            f"This {type(estimator).__name__} instance is not fitted yet; call 'fit' first."
-        )
+        raise not_fitted_error(estimator)
 
 
 def check_weights(weights, n_components, name="weights_init"):

@@ -28,7 +28,7 @@ def warmup(dtypes=(np.float32, np.float64), kernels=True, verbose=False):
         Time spent.
     """
     from . import kernels as K
-    from ._em import ConvergenceWarning
+    from .exceptions import ConvergenceWarning
     from .binomial import BinomialMixture
     from .gaussian import COVARIANCE_TYPES, GaussianMixture
 
