@@ -96,6 +96,30 @@ def run_interruptibly(fn, *args):
 class EMMixture(BaseEstimator):
     """Shared EM machinery: restarts, modes, stopping rules, history, scoring."""
 
+    # What scikit-learn reads to tell a density estimator (its versions before 1.6).
+    _estimator_type = "density_estimator"
+    # Input tags that differ from scikit-learn's defaults (see ``__sklearn_tags__``).
+    _input_tags = {}
+
+    def __sklearn_tags__(self):
+        """scikit-learn's description of this estimator (built only when it asks).
+
+        A density estimator (like scikit-learn's GaussianMixture: ``score_samples`` and
+        ``score``; ``predict`` gives cluster labels as well), unsupervised, fitted
+        before use, dense 2-D float input without NaN, and non-deterministic when
+        ``random_state`` is None (initialisation draws from fresh entropy).
+        """
+        from sklearn.utils import InputTags, Tags, TargetTags
+
+        return Tags(
+            estimator_type="density_estimator",
+            target_tags=TargetTags(required=False),
+            non_deterministic=getattr(self, "random_state", None) is None,
+            requires_fit=True,
+            input_tags=InputTags(two_d_array=True, sparse=False, allow_nan=False,
+                                 **self._input_tags),
+        )
+
     def _check_em_params(self):
         check_choice(self.mode, "mode", MODES)
         check_real(self.tol, "tol", 0.0)

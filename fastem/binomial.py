@@ -196,6 +196,8 @@ class BinomialMixture(EMMixture):
     stochastic EM) keeps its previous probabilities and gets mixing weight 0.
     """
 
+    _input_tags = {"positive_only": True}  # counts
+
     def __init__(
         self,
         n_components=2,
