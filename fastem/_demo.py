@@ -28,7 +28,7 @@ def coin_example():
     hard = BinomialMixture(2, mode="hard", **kw).fit(HEADS, trials=10)
     a, b = hard.probs_.ravel()
     print("\nHard EM (each set given wholly to its likelier coin) from the same start:")
-    print(f"  A gets the sets with {HEADS[hard.predict(HEADS, 10) == 0].tolist()} heads, "
+    print(f"  A gets the sets with {HEADS[hard.predict(HEADS, trials=10) == 0].tolist()} heads, "
           f"B the others: theta_A = {a:.4f}, theta_B = {b:.4f},")
     print(f"  no assignment changes after iteration {hard.n_iter_ - 1}, so it stops "
           f"(converged_={hard.converged_}).\n")
@@ -45,9 +45,9 @@ def synthetic_binomial(n=1_000_000, seed=0):
           "3 components")
     m = BinomialMixture(3, init_params="random_from_data", n_init=2, tol=1e-6, max_iter=200,
                         random_state=0)
-    m.fit(X[:2000], trials)  # first call compiles (or loads the on-disk cache)
+    m.fit(X[:2000], trials=trials)  # first call compiles (or loads the on-disk cache)
     t0 = time.perf_counter()
-    m.fit(X, trials)
+    m.fit(X, trials=trials)
     dt = time.perf_counter() - t0
     order = np.argsort(-m.weights_)
     print(f"  fitted in {dt:.2f} s ({m.n_iter_} iterations of the kept run, 2 restarts, "

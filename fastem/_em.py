@@ -224,9 +224,9 @@ class EMMixture(BaseEstimator):
         return attributes, warning
 
     # Scoring shared by every model: each takes the model's own extra arguments.
-    def score(self, X, *args, **kwargs):
-        """Mean per-row log-likelihood of ``X``."""
-        return float(np.mean(self.score_samples(X, *args, **kwargs)))
+    def score(self, X, y=None, **kwargs):
+        """Mean per-row log-likelihood of ``X`` (``y`` ignored)."""
+        return float(np.mean(self.score_samples(X, **kwargs)))
 
     def _criterion(self, X, args, kwargs, per_parameter):
         ll = self.score_samples(X, *args, **kwargs)

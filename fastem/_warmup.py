@@ -46,10 +46,10 @@ def warmup(dtypes=(np.float32, np.float64), kernels=True, verbose=False):
             for mode in ("soft", "hard", "stochastic"):
                 for init in ("random", "random_from_data"):
                     b = BinomialMixture(2, mode=mode, init_params=init, max_iter=2, random_state=0)
-                    b.fit(counts, 3, sample_weight=w)
-                b.predict_proba(counts, 3)
-                b.score_samples(counts, 3)
-                b.predict(counts, 3)
+                    b.fit(counts, trials=3, sample_weight=w)
+                b.predict_proba(counts, trials=3)
+                b.score_samples(counts, trials=3)
+                b.predict(counts, trials=3)
                 for ct in COVARIANCE_TYPES:
                     for init in ("kmeans", "random", "k-means++"):
                         g = GaussianMixture(2, covariance_type=ct, mode=mode, init_params=init,

@@ -137,6 +137,11 @@ class BinomialMixture(EMMixture):
     ----------
     n_components : int, default=2
         Number of mixture components.
+    trials : int or array-like of shape (n_features,), default=1
+        Trials used by every method called without ``trials=``: one count for every
+        cell, or one per feature.  Per-row trials vary with the data, so they are passed
+        to the methods (``fit(X, trials=T)``); a Pipeline cannot pass them, so this
+        parameter is what its ``fit``, ``predict`` and ``score`` use.
     mode : {"soft", "hard", "stochastic"}, default="soft"
         ``"soft"``: classic EM with posterior responsibilities; stops when the mean
         per-sample log-likelihood changes by less than ``tol``.
@@ -202,6 +207,7 @@ class BinomialMixture(EMMixture):
         self,
         n_components=2,
         *,
+        trials=1,
         mode="soft",
         tol=1e-3,
         max_iter=100,
@@ -215,6 +221,7 @@ class BinomialMixture(EMMixture):
         verbose=0,
     ):
         self.n_components = n_components
+        self.trials = trials
         self.mode = mode
         self.tol = tol
         self.max_iter = max_iter
@@ -229,7 +236,12 @@ class BinomialMixture(EMMixture):
 
     # ------------------------------------------------------------------ data
     def _prepare(self, X, trials, sample_weight=None, n_features=None):
-        """Validated data; ``n_features``: what a fit expects (None while fitting)."""
+        """Validated data; ``n_features``: what a fit expects (None while fitting).
+
+        ``trials=None``: the constructor's ``trials`` (what a Pipeline's calls get).
+        """
+        if trials is None:
+            trials = self.trials
         X = as_float_array(X, "X")
         orig_shape = X.shape
         if X.ndim == 1:
@@ -368,15 +380,18 @@ class BinomialMixture(EMMixture):
         return k * d + (k - 1 if free else 0)
 
     # ------------------------------------------------------------ public API
-    def fit(self, X, trials=1, sample_weight=None):
+    def fit(self, X, y=None, *, trials=None, sample_weight=None):
         """Fit the mixture by EM.
 
         Parameters
         ----------
         X : array-like of shape (n_samples,) or (n_samples, n_features)
             Success counts (non-negative integers, at most ``trials``).
-        trials : int or array-like broadcastable to X, default=1
-            Number of trials per row (shape (n_samples, 1)) or per cell.
+        y : ignored
+            Present so that a Pipeline can call ``fit(X, y)``.
+        trials : int or array-like broadcastable to X, default=None
+            Number of trials per row (shape (n_samples, 1)) or per cell; None: the
+            constructor's ``trials``.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative row weights; weight 2 is the same as repeating the row.
 
@@ -399,14 +414,14 @@ class BinomialMixture(EMMixture):
         em_data = _compress(data) if self.mode != "stochastic" else None
         return self._fit_em(em_data or data, init_data=data)
 
-    def fit_predict(self, X, trials=1, sample_weight=None):
+    def fit_predict(self, X, y=None, *, trials=None, sample_weight=None):
         """Fit, then label ``X`` with a final E-step: equals ``fit(X).predict(X)``.
 
         Returns
         -------
         labels : ndarray of shape (n_samples,)
         """
-        return self.fit(X, trials, sample_weight).predict(X, trials)
+        return self.fit(X, trials=trials, sample_weight=sample_weight).predict(X, trials=trials)
 
     def _rows(self, X, trials, ll=False, resp=False, labels=False, coef=True):
         weights, probs = self._fitted_params()
@@ -424,7 +439,7 @@ class BinomialMixture(EMMixture):
             binomial_rows(*args)
         return out_ll, out_resp, out_lab
 
-    def score_samples(self, X, trials=1):
+    def score_samples(self, X, *, trials=None):
         """Per-row log-likelihood, binomial coefficients included.
 
         Returns
@@ -433,7 +448,7 @@ class BinomialMixture(EMMixture):
         """
         return self._rows(X, trials, ll=True)[0]
 
-    def predict_proba(self, X, trials=1):
+    def predict_proba(self, X, *, trials=None):
         """Posterior probability of each component for each row.
 
         Returns
@@ -442,7 +457,7 @@ class BinomialMixture(EMMixture):
         """
         return self._rows(X, trials, resp=True)[1]
 
-    def predict(self, X, trials=1):
+    def predict(self, X, *, trials=None):
         """Most probable component of each row.
 
         Returns
@@ -451,25 +466,26 @@ class BinomialMixture(EMMixture):
         """
         return self._rows(X, trials, labels=True)[2]
 
-    def score(self, X, trials=1):
-        """Mean per-row log-likelihood of ``X``."""
-        return super().score(X, trials)
+    def score(self, X, y=None, *, trials=None):
+        """Mean per-row log-likelihood of ``X`` (``y`` ignored)."""
+        return super().score(X, trials=trials)
 
-    def bic(self, X, trials=1):
+    def bic(self, X, *, trials=None):
         """Bayesian information criterion on ``X`` (lower is better)."""
-        return super().bic(X, trials)
+        return super().bic(X, trials=trials)
 
-    def aic(self, X, trials=1):
+    def aic(self, X, *, trials=None):
         """Akaike information criterion on ``X`` (lower is better)."""
-        return super().aic(X, trials)
+        return super().aic(X, trials=trials)
 
-    def sample(self, n_samples=1, trials=1, random_state=None):
+    def sample(self, n_samples=1, *, trials=None, random_state=None):
         """Draw rows from the fitted mixture.
 
         Parameters
         ----------
         n_samples : int, default=1
-        trials : int or array-like broadcastable to (n_samples, n_features), default=1
+        trials : int or array-like broadcastable to (n_samples, n_features), default=None
+            None: the constructor's ``trials``.
         random_state : int, Generator or RandomState, default=None
             Defaults to the estimator's ``random_state``.
 
@@ -483,7 +499,7 @@ class BinomialMixture(EMMixture):
         n_samples = check_int(n_samples, "n_samples", 1)
         rng = check_random_state(self.random_state if random_state is None else random_state)
         k, d = probs.shape
-        T = as_float_array(trials, "trials")
+        T = as_float_array(self.trials if trials is None else trials, "trials")
         try:
             T = np.broadcast_to(T, (n_samples, d))
         except ValueError:

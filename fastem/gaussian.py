@@ -511,7 +511,7 @@ class GaussianMixture(EMMixture):
         return int(cov + k * d + k - 1)
 
     # ------------------------------------------------------------ public API
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X, y=None, *, sample_weight=None):
         """Estimate the parameters by EM (``n_init`` restarts, the best one is kept).
 
         Parameters
@@ -537,7 +537,7 @@ class GaussianMixture(EMMixture):
         self._check_inits(X.shape[1])
         return self._fit_em(_Data(X, w))
 
-    def fit_predict(self, X, y=None, sample_weight=None):
+    def fit_predict(self, X, y=None, *, sample_weight=None):
         """Fit, then label ``X`` with a final E-step: equals ``fit(X).predict(X)``.
 
         Returns

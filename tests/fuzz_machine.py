@@ -874,9 +874,10 @@ class EstimatorMachine(RuleBasedStateMachine):
         return c.shape[1] if c.ndim == 2 else None
 
     def args_for(self, xb, tb, canon=False):
+        """(positional args, keyword args) of a data method: trials is keyword-only."""
         if self.kind == "gaussian":
-            return (xb.canon if canon else xb.obj,)
-        return (xb.canon if canon else xb.obj, tb.canon if canon else tb.obj)
+            return (xb.canon if canon else xb.obj,), {}
+        return (xb.canon if canon else xb.obj,), {"trials": tb.canon if canon else tb.obj}
 
     def apply_params(self, est, params):
         """params: name -> (value, ok); returns the dict actually passed."""
@@ -911,11 +912,12 @@ class EstimatorMachine(RuleBasedStateMachine):
             args = (X,)
         else:
             X = np.random.default_rng(0).integers(0, 3, size=(6, 2)).astype(float)
-            args = (X, 3)
+            args = (X,)
+        kw = {} if self.kind == "gaussian" else {"trials": 3}
         for m in QUERIES + ["sample"]:
             call_args = () if m == "sample" else args
             out = attempt(f"unfitted.{m}", f"unfitted {self.cls.__name__}().{m}(...)",
-                          getattr(self.est, m), *call_args)
+                          getattr(self.est, m), *call_args, **kw)
             if out.ok:
                 fail("unfitted-accepted", f"unfitted {m} returned {short(out.value)}")
             elif not isinstance(out.exc, ValueError):
@@ -985,8 +987,9 @@ class EstimatorMachine(RuleBasedStateMachine):
         wspec = data.draw(weight_inputs(), label="sample_weight")
         wb = build_weights(wspec, n, self.tmpdir)
         expect = self.fit_expectation(xb, tb, pair_valid, wb)
-        args = list(self.args_for(xb, tb))
-        kwargs = {} if wb.obj is None else {"sample_weight": wb.obj}
+        args, kwargs = self.args_for(xb, tb)
+        if wb.obj is not None:
+            kwargs["sample_weight"] = wb.obj
         kept = [("X", xb.obj, snap(xb.obj))]
         if tb is not None:
             kept.append(("trials", tb.obj, snap(tb.obj)))
@@ -1051,8 +1054,8 @@ class EstimatorMachine(RuleBasedStateMachine):
         n = self.n_rows(xb)
         check_query_result("predict", labels, n, self.fit_info["k"], self.fit_info["d"],
                            "fit_predict:")
-        again = attempt("predict", f"predict after {what}", self.est.predict,
-                        *self.args_for(xb, tb))
+        a, kw = self.args_for(xb, tb)
+        again = attempt("predict", f"predict after {what}", self.est.predict, *a, **kw)
         if again.ok and not same(again.value, labels):
             fail("fit_predict-differs", f"{what}: fit_predict {labels} != predict {again.value}")
 
@@ -1161,10 +1164,10 @@ class EstimatorMachine(RuleBasedStateMachine):
 
     def query_both(self, method, xb, tb, valid):
         """Call ``method`` on the live estimator, on ``frozen``, and on the canonical input."""
-        args = self.args_for(xb, tb)
+        args, kw = self.args_for(xb, tb)
         kept = [("X", xb.obj, snap(xb.obj))] + ([("trials", tb.obj, snap(tb.obj))] if tb else [])
         what = f"{self.cls.__name__}.{method}({xb!r}, {tb!r}) [valid={valid}]"
-        live = attempt(method, what, getattr(self.est, method), *args)
+        live = attempt(method, what, getattr(self.est, method), *args, **kw)
         if self.frozen is None:
             check_unchanged(what, kept)
             if live.ok:
@@ -1173,7 +1176,8 @@ class EstimatorMachine(RuleBasedStateMachine):
             elif valid is not False and not isinstance(live.exc, ValueError):
                 fail("unfitted-not-ValueError", f"{what} raised {live.exc!r}")
             return
-        frozen = attempt(method, f"(frozen copy) {what}", getattr(self.frozen, method), *args)
+        frozen = attempt(method, f"(frozen copy) {what}", getattr(self.frozen, method), *args,
+                         **kw)
         check_unchanged(what, kept)
         k, d = self.fit_info["k"], self.fit_info["d"]
         if valid is False:
@@ -1190,8 +1194,9 @@ class EstimatorMachine(RuleBasedStateMachine):
                 return
             n = self.n_rows(xb)
             check_query_result(method, frozen.value, n, k, d, "")
+            ca, ckw = self.args_for(xb, tb, canon=True)
             canon = attempt(method, f"(frozen, canonical input) {what}",
-                            getattr(self.frozen, method), *self.args_for(xb, tb, canon=True))
+                            getattr(self.frozen, method), *ca, **ckw)
             if not canon.ok:
                 fail(f"{method}-rejected-canonical", f"{what} on the canonical input: {canon.exc!r}")
             elif not same(canon.value, frozen.value):
@@ -1366,11 +1371,12 @@ class EstimatorMachine(RuleBasedStateMachine):
             args = (X,)
         else:
             X = np.random.default_rng(1).integers(0, 4, size=(20, d)).astype(float)
-            args = (X, 5)
+            args = (X,)
+        kw = {} if self.kind == "gaussian" else {"trials": 5}
         before = self.fitted_attrs(self.est)
         what = (f"warm start after fit({fi}) with {change} changed: set_params(**{params}); "
                 f"fit(X of shape {X.shape})")
-        out = attempt("fit", what, self.est.fit, *args)
+        out = attempt("fit", what, self.est.fit, *args, **kw)
         if out.ok:
             fail("warm-start-mismatch-accepted", f"{what} succeeded; expected ValueError")
         elif not isinstance(out.exc, ValueError):

@@ -75,15 +75,15 @@ def test_convergence_warning_only_for_soft_and_hard():
 def test_stochastic_keeps_best_iterate():
     rng = np.random.default_rng(0)
     X = np.concatenate([rng.binomial(10, 0.3, 300), rng.binomial(10, 0.6, 300)])
-    m = BinomialMixture(2, mode="stochastic", max_iter=15, random_state=1).fit(X, 10)
+    m = BinomialMixture(2, mode="stochastic", max_iter=15, random_state=1).fit(X, trials=10)
     assert m.lower_bound_ == max(m.lower_bounds_)
-    np.testing.assert_allclose(m.score(X, 10), m.lower_bound_, rtol=1e-12)
+    np.testing.assert_allclose(m.score(X, trials=10), m.lower_bound_, rtol=1e-12)
 
 
 def test_stochastic_reproducible_and_seed_dependent():
     rng = np.random.default_rng(1)
     X = np.concatenate([rng.binomial(20, 0.4, 200), rng.binomial(20, 0.55, 200)])
-    fit = lambda rs: BinomialMixture(2, mode="stochastic", max_iter=8, random_state=rs).fit(X, 20)
+    fit = lambda rs: BinomialMixture(2, mode="stochastic", max_iter=8, random_state=rs).fit(X, trials=20)
     a, b, c = fit(3), fit(3), fit(4)
     assert a.lower_bounds_ == b.lower_bounds_ and np.array_equal(a.probs_, b.probs_)
     assert a.lower_bounds_ != c.lower_bounds_
@@ -110,18 +110,18 @@ def test_n_init_keeps_best_run(capsys):
 
 def test_warm_start_continues_from_previous_fit():
     with pytest.warns(ConvergenceWarning):
-        m = coins(max_iter=3, tol=0, warm_start=True).fit(HEADS, 10)
-        m.fit(HEADS, 10)
+        m = coins(max_iter=3, tol=0, warm_start=True).fit(HEADS, trials=10)
+        m.fit(HEADS, trials=10)
     with pytest.warns(ConvergenceWarning):
-        cold = coins(max_iter=6, tol=0).fit(HEADS, 10)
+        cold = coins(max_iter=6, tol=0).fit(HEADS, trials=10)
     np.testing.assert_allclose(m.probs_, cold.probs_, rtol=1e-14)
 
 
 def test_verbose_prints_each_iteration(capsys):
-    coins(verbose=2, tol=1e-3).fit(HEADS, 10)
+    coins(verbose=2, tol=1e-3).fit(HEADS, trials=10)
     out = capsys.readouterr().out
     assert "Initialization 0" in out and "Iteration 1\t" in out and "log-likelihood" in out
-    coins(mode="hard", verbose=1).fit(HEADS, 10)
+    coins(mode="hard", verbose=1).fit(HEADS, trials=10)
     assert "Iteration 2" in capsys.readouterr().out
 
 
@@ -129,8 +129,8 @@ def test_fit_predict_equals_fit_then_predict():
     rng = np.random.default_rng(3)
     X = rng.binomial(12, rng.choice([0.2, 0.5, 0.8], size=(300, 2)))
     for mode in ("soft", "hard", "stochastic"):
-        a = BinomialMixture(3, mode=mode, random_state=0, max_iter=20).fit_predict(X, 12)
-        b = BinomialMixture(3, mode=mode, random_state=0, max_iter=20).fit(X, 12).predict(X, 12)
+        a = BinomialMixture(3, mode=mode, random_state=0, max_iter=20).fit_predict(X, trials=12)
+        b = BinomialMixture(3, mode=mode, random_state=0, max_iter=20).fit(X, trials=12).predict(X, trials=12)
         np.testing.assert_array_equal(a, b)
 
 
@@ -146,7 +146,7 @@ def test_fit_bit_identical_with_one_and_two_threads():
                 m = BinomialMixture(2, mode=mode, random_state=5, max_iter=10, tol=0)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", ConvergenceWarning)
-                    m.fit(X, 10)
+                    m.fit(X, trials=10)
                 out.append((m.probs_, m.weights_, m.lower_bounds_))
         finally:
             numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
@@ -160,27 +160,27 @@ def test_scores_probabilities_and_criteria_match_reference(dtype):
     X = rng.binomial(8, rng.choice([0.25, 0.75], size=(200, 3))).astype(dtype)
     T = rng.integers(8, 12, size=(200, 1))
     X = np.minimum(X, T).astype(dtype)
-    m = BinomialMixture(2, random_state=0, tol=1e-8, max_iter=200).fit(X, T)
+    m = BinomialMixture(2, random_state=0, tol=1e-8, max_iter=200).fit(X, trials=T)
     want = ref.binomial_em_step(X, T, m.weights_, m.probs_, "soft")
-    np.testing.assert_allclose(m.score_samples(X, T), want["log_resp_norm"], rtol=RTOL)
-    np.testing.assert_allclose(m.predict_proba(X, T), want["resp"], rtol=RTOL, atol=1e-300)
-    np.testing.assert_array_equal(m.predict(X, T), want["labels"])
+    np.testing.assert_allclose(m.score_samples(X, trials=T), want["log_resp_norm"], rtol=RTOL)
+    np.testing.assert_allclose(m.predict_proba(X, trials=T), want["resp"], rtol=RTOL, atol=1e-300)
+    np.testing.assert_array_equal(m.predict(X, trials=T), want["labels"])
     ll = want["loglik"]
-    assert m.score(X, T) == pytest.approx(ll / 200, rel=RTOL)
+    assert m.score(X, trials=T) == pytest.approx(ll / 200, rel=RTOL)
     p = 2 * 3 + 1
-    assert m.bic(X, T) == pytest.approx(-2 * ll + p * np.log(200), rel=RTOL)
-    assert m.aic(X, T) == pytest.approx(-2 * ll + 2 * p, rel=RTOL)
-    assert BinomialMixture(2, fit_weights=False, probs_init=m.probs_).fit(X, T)._n_parameters() == 6
+    assert m.bic(X, trials=T) == pytest.approx(-2 * ll + p * np.log(200), rel=RTOL)
+    assert m.aic(X, trials=T) == pytest.approx(-2 * ll + 2 * p, rel=RTOL)
+    assert BinomialMixture(2, fit_weights=False, probs_init=m.probs_).fit(X, trials=T)._n_parameters() == 6
 
 
 def test_fit_weights_false_keeps_uniform_or_given_weights():
     rng = np.random.default_rng(6)
     X = rng.binomial(10, rng.choice([0.1, 0.9], p=[0.9, 0.1], size=500))
-    m = BinomialMixture(2, fit_weights=False, random_state=0).fit(X, 10)
+    m = BinomialMixture(2, fit_weights=False, random_state=0).fit(X, trials=10)
     np.testing.assert_array_equal(m.weights_, [0.5, 0.5])
-    m = BinomialMixture(2, fit_weights=False, weights_init=[0.2, 0.8], random_state=0).fit(X, 10)
+    m = BinomialMixture(2, fit_weights=False, weights_init=[0.2, 0.8], random_state=0).fit(X, trials=10)
     np.testing.assert_array_equal(m.weights_, [0.2, 0.8])
-    m = BinomialMixture(2, random_state=0, tol=1e-8, max_iter=500).fit(X, 10)
+    m = BinomialMixture(2, random_state=0, tol=1e-8, max_iter=500).fit(X, trials=10)
     assert sorted(m.weights_) == pytest.approx([0.1, 0.9], abs=0.03)
 
 
@@ -188,19 +188,19 @@ def test_probs_init_shapes():
     X = np.array([[1, 2], [3, 4], [0, 5]])
     m = BinomialMixture(2, probs_init=[0.2, 0.7], max_iter=1, tol=0)
     with pytest.warns(ConvergenceWarning):
-        m.fit(X, 5)
+        m.fit(X, trials=5)
     assert m.probs_.shape == (2, 2)
     with pytest.raises(ValueError, match=r"probs_init must have shape \(2,\) or \(2, 2\)"):
-        BinomialMixture(2, probs_init=[[0.2, 0.3, 0.4]] * 2).fit(X, 5)
+        BinomialMixture(2, probs_init=[[0.2, 0.3, 0.4]] * 2).fit(X, trials=5)
     with pytest.raises(ValueError, match="probabilities in"):
-        BinomialMixture(2, probs_init=[0.2, 1.3]).fit(X, 5)
+        BinomialMixture(2, probs_init=[0.2, 1.3]).fit(X, trials=5)
 
 
 def test_probabilities_clipped_so_loglik_stays_finite():
     X = np.array([0, 0, 0, 10, 10, 10])
-    m = BinomialMixture(2, probs_init=[0.3, 0.6], tol=1e-10, max_iter=100).fit(X, 10)
+    m = BinomialMixture(2, probs_init=[0.3, 0.6], tol=1e-10, max_iter=100).fit(X, trials=10)
     assert sorted(m.probs_.ravel()) == [1e-10, 1 - 1e-10]
-    assert np.all(np.isfinite(m.score_samples([0, 10, 5], 10)))
+    assert np.all(np.isfinite(m.score_samples([0, 10, 5], trials=10)))
 
 
 def test_bernoulli_mixture_recovers_truth():
@@ -214,7 +214,7 @@ def test_bernoulli_mixture_recovers_truth():
 
 
 def test_sample_shapes_labels_and_reproducibility():
-    m = coins().fit(HEADS, 10)
+    m = coins().fit(HEADS, trials=10)
     X, lab = m.sample(2000, trials=10, random_state=0)
     assert X.shape == (2000, 1) and lab.shape == (2000,)
     assert np.all((X >= 0) & (X <= 10))
@@ -238,8 +238,8 @@ def test_weight_two_equals_repeated_row_and_zero_equals_removed(dtype):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for mode in ("soft", "hard"):
-            a = BinomialMixture(2, mode=mode, **kw).fit(X, 10, sample_weight=w)
-            b = BinomialMixture(2, mode=mode, **kw).fit(np.repeat(X, w, axis=0), 10)
+            a = BinomialMixture(2, mode=mode, **kw).fit(X, trials=10, sample_weight=w)
+            b = BinomialMixture(2, mode=mode, **kw).fit(np.repeat(X, w, axis=0), trials=10)
             np.testing.assert_allclose(a.probs_, b.probs_, rtol=1e-12)
             np.testing.assert_allclose(a.weights_, b.weights_, rtol=1e-12)
             np.testing.assert_allclose(a.lower_bounds_, b.lower_bounds_, rtol=1e-12)
@@ -266,7 +266,7 @@ def test_weight_two_equals_repeated_row_and_zero_equals_removed(dtype):
 )
 def test_bad_input_raises_clear_error(X, trials, match):
     with pytest.raises(ValueError, match=match):
-        BinomialMixture(2).fit(X, trials)
+        BinomialMixture(2).fit(X, trials=trials)
 
 
 @pytest.mark.parametrize(
@@ -287,7 +287,7 @@ def test_bad_input_raises_clear_error(X, trials, match):
 )
 def test_bad_parameters_raise(params, match):
     with pytest.raises(ValueError, match=match):
-        BinomialMixture(**{"n_components": 2, **params}).fit([1, 2, 3, 4], 5)
+        BinomialMixture(**{"n_components": 2, **params}).fit([1, 2, 3, 4], trials=5)
 
 
 def test_sample_weight_errors_and_predict_feature_mismatch():
@@ -295,12 +295,12 @@ def test_sample_weight_errors_and_predict_feature_mismatch():
     for w, match in [([1, 2], "shape"), ([1, -1, 1], ">= 0"), ([1, np.nan, 1], "NaN"),
                      ([0, 0, 0], "positive sum"), ([0, 0, 1], "one row per component")]:
         with pytest.raises(ValueError, match=match):
-            BinomialMixture(2).fit(X, 5, sample_weight=w)
-    m = BinomialMixture(2, random_state=0).fit(X, 5)
+            BinomialMixture(2).fit(X, trials=5, sample_weight=w)
+    m = BinomialMixture(2, random_state=0).fit(X, trials=5)
     with pytest.raises(ValueError, match="has 3 features, but BinomialMixture was fitted with 2"):
-        m.predict([[1, 2, 3]], 5)
+        m.predict([[1, 2, 3]], trials=5)
     with pytest.raises(ValueError, match="not fitted"):
-        BinomialMixture(2).predict(X, 5)
+        BinomialMixture(2).predict(X, trials=5)
 
 
 def test_callers_arrays_are_not_modified():
@@ -311,9 +311,9 @@ def test_callers_arrays_are_not_modified():
     copies = [a.copy() for a in (X, T, w, wi, pi)]
     for mode in ("soft", "hard", "stochastic"):
         m = BinomialMixture(2, mode=mode, weights_init=wi, probs_init=pi, random_state=0)
-        m.fit(X, T, sample_weight=w)
-        m.predict_proba(X, T)
-        m.score_samples(X, T)
+        m.fit(X, trials=T, sample_weight=w)
+        m.predict_proba(X, trials=T)
+        m.score_samples(X, trials=T)
     for a, b in zip((X, T, w, wi, pi), copies):
         np.testing.assert_array_equal(a, b)
 
@@ -349,10 +349,10 @@ def test_fit_allocates_no_samples_by_components_array():
         n, k = 2_000_000, 8
         rng = np.random.default_rng(0)
         X = rng.binomial(20, 0.4, size=(n, 1)).astype(np.float64)
-        BinomialMixture(k, max_iter=2, random_state=0).fit(X[:5000], 20)  # compile
+        BinomialMixture(k, max_iter=2, random_state=0).fit(X[:5000], trials=20)  # compile
         open('/proc/self/clear_refs', 'w').write('5')
         before = status()['VmRSS']
-        BinomialMixture(k, max_iter=3, tol=0, random_state=0).fit(X, 20)
+        BinomialMixture(k, max_iter=3, tol=0, random_state=0).fit(X, trials=20)
         print(status()['VmHWM'] - before)
         """
     )
@@ -375,9 +375,9 @@ def test_repeated_rows_are_compressed_without_changing_the_fit(monkeypatch, mode
     kw = dict(mode=mode, init_params=init, random_state=3, tol=0, max_iter=12)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        packed = BinomialMixture(3, **kw).fit(X, T, sample_weight=w)
+        packed = BinomialMixture(3, **kw).fit(X, trials=T, sample_weight=w)
         monkeypatch.setattr(fb, "_compress", lambda data: None)
-        plain = BinomialMixture(3, **kw).fit(X, T, sample_weight=w)
+        plain = BinomialMixture(3, **kw).fit(X, trials=T, sample_weight=w)
     assert packed.n_distinct_rows_ <= 3 * 11 * 11 < plain.n_distinct_rows_ == 5000
     np.testing.assert_allclose(packed.probs_, plain.probs_, rtol=1e-10)
     np.testing.assert_allclose(packed.weights_, plain.weights_, rtol=1e-10)
@@ -388,11 +388,11 @@ def test_repeated_rows_are_compressed_without_changing_the_fit(monkeypatch, mode
 def test_stochastic_and_distinct_rows_are_not_compressed():
     rng = np.random.default_rng(10)
     X = rng.binomial(10, 0.4, size=3000)
-    m = BinomialMixture(2, mode="stochastic", max_iter=3, random_state=0).fit(X, 10)
+    m = BinomialMixture(2, mode="stochastic", max_iter=3, random_state=0).fit(X, trials=10)
     assert m.n_distinct_rows_ == 3000
     Xd = rng.integers(0, 10**6, size=(3000, 1))
     with pytest.warns(ConvergenceWarning):
-        m = BinomialMixture(2, max_iter=3, random_state=0).fit(Xd, 10**6)
+        m = BinomialMixture(2, max_iter=3, random_state=0).fit(Xd, trials=10**6)
     assert m.n_distinct_rows_ == 3000
 
 
@@ -402,9 +402,9 @@ def test_one_dimensional_counts_take_per_row_trials_as_vector_or_column():
     a = BinomialMixture(2, probs_init=[0.3, 0.7], max_iter=3, tol=0)
     b = BinomialMixture(2, probs_init=[0.3, 0.7], max_iter=3, tol=0)
     with pytest.warns(ConvergenceWarning):
-        a.fit(X, T)
+        a.fit(X, trials=T)
     with pytest.warns(ConvergenceWarning):
-        b.fit(X, T[:, None])
+        b.fit(X, trials=T[:, None])
     np.testing.assert_array_equal(a.probs_, b.probs_)
     with pytest.raises(ValueError, match="cannot exceed trials"):
-        BinomialMixture(2).fit(X, np.array([[5], [10], [2], [8]]))
+        BinomialMixture(2).fit(X, trials=np.array([[5], [10], [2], [8]]))

@@ -45,7 +45,7 @@ C = rng.integers(0, 6, size=(3000, 2)).astype(float)
 
 def fits():
     g = fastem.GaussianMixture(2, random_state=0, max_iter=20).fit(X)
-    b = fastem.BinomialMixture(2, random_state=0, max_iter=20).fit(C, 5)
+    b = fastem.BinomialMixture(2, random_state=0, max_iter=20).fit(C, trials=5)
     return [g.means_.tolist(), g.covariances_.tolist(), b.probs_.tolist(),
             g.predict_proba(X[:50]).tolist()]
 
@@ -118,8 +118,8 @@ def _gauss_job(seed):
 def _binom_job(seed):
     rng = np.random.default_rng(seed)
     C = rng.integers(0, 8, size=(4000, 2)).astype(float)
-    m = BinomialMixture(2, random_state=seed, max_iter=15).fit(C, 7)
-    return m.probs_, m.lower_bounds_, m.predict_proba(C, 7)
+    m = BinomialMixture(2, random_state=seed, max_iter=15).fit(C, trials=7)
+    return m.probs_, m.lower_bounds_, m.predict_proba(C, trials=7)
 
 
 def _kernel_job(seed):

@@ -28,7 +28,7 @@ def problems(draw, max_k=3):
 def fit(X, T, k, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return BinomialMixture(k, **kw).fit(X, T)
+        return BinomialMixture(k, **kw).fit(X, trials=T)
 
 
 @given(problems(), st.booleans())
@@ -37,7 +37,7 @@ def test_soft_em_loglik_never_decreases(prob, weighted):
     w = rng.uniform(0.1, 3, size=len(X)) if weighted else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        m = BinomialMixture(k, probs_init=probs_init, tol=0, max_iter=25).fit(X, T, w)
+        m = BinomialMixture(k, probs_init=probs_init, tol=0, max_iter=25).fit(X, trials=T, sample_weight=w)
     lb = np.array(m.lower_bounds_)
     assert np.all(np.diff(lb) >= -1e-12 * np.abs(lb[1:])), lb
 
@@ -46,7 +46,7 @@ def test_soft_em_loglik_never_decreases(prob, weighted):
 def test_responsibilities_sum_to_one(prob):
     X, T, k, probs_init, _ = prob
     m = fit(X, T, k, probs_init=probs_init, max_iter=3)
-    resp = m.predict_proba(X, T)
+    resp = m.predict_proba(X, trials=T)
     assert resp.shape == (len(X), k)
     np.testing.assert_allclose(resp.sum(axis=1), 1.0, rtol=1e-12)
     assert np.all(resp >= 0)
@@ -63,7 +63,7 @@ def test_permuting_rows_changes_nothing(prob, mode):
     np.testing.assert_allclose(a.probs_, b.probs_, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(a.weights_, b.weights_, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(a.lower_bounds_, b.lower_bounds_, rtol=1e-9)
-    np.testing.assert_array_equal(a.predict(X, T)[perm], b.predict(X[perm], Tp))
+    np.testing.assert_array_equal(a.predict(X, trials=T)[perm], b.predict(X[perm], trials=Tp))
 
 
 @given(problems(max_k=1), st.sampled_from(["soft", "hard", "stochastic"]), st.booleans())
@@ -72,7 +72,7 @@ def test_one_component_fit_is_closed_form(prob, mode, weighted):
     w = rng.uniform(0.1, 3, size=len(X)) if weighted else np.ones(len(X))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        m = BinomialMixture(1, mode=mode, random_state=0, max_iter=2).fit(X, T, w)
+        m = BinomialMixture(1, mode=mode, random_state=0, max_iter=2).fit(X, trials=T, sample_weight=w)
     Tb = np.broadcast_to(T, X.shape).astype(np.float64)
     want = (w[:, None] * X).sum(axis=0) / (w[:, None] * Tb).sum(axis=0)
     np.testing.assert_allclose(m.probs_[0], np.clip(want, 1e-10, 1 - 1e-10), rtol=1e-10)

@@ -74,13 +74,13 @@ def test_gaussian_methods_follow_the_fit_not_changed_parameters(ct, new):
                                  dict(fit_weights=False), dict(mode="hard")])
 def test_binomial_methods_follow_the_fit_not_changed_parameters(new):
     C = counts()
-    m = BinomialMixture(3, random_state=0).fit(C, 10)
-    before = (m.predict_proba(C, 10), m.predict(C, 10), m.score_samples(C, 10), m.bic(C, 10),
-              m.aic(C, 10), m.sample(20, trials=10, random_state=1))
+    m = BinomialMixture(3, random_state=0).fit(C, trials=10)
+    before = (m.predict_proba(C, trials=10), m.predict(C, trials=10), m.score_samples(C, trials=10), m.bic(C, trials=10),
+              m.aic(C, trials=10), m.sample(20, trials=10, random_state=1))
     m.set_params(**new)
     for _ in range(3):
-        after = (m.predict_proba(C, 10), m.predict(C, 10), m.score_samples(C, 10),
-                 m.bic(C, 10), m.aic(C, 10), m.sample(20, trials=10, random_state=1))
+        after = (m.predict_proba(C, trials=10), m.predict(C, trials=10), m.score_samples(C, trials=10),
+                 m.bic(C, trials=10), m.aic(C, trials=10), m.sample(20, trials=10, random_state=1))
     assert after[0].shape == (len(C), 3)
     for a, b in zip(before, after):
         if isinstance(a, tuple):
@@ -95,9 +95,9 @@ def test_data_with_other_n_features_is_refused_after_fit():
     g = GaussianMixture(2, random_state=0).fit(X)
     with pytest.raises(ValueError, match="3 features, but GaussianMixture was fitted with 2"):
         g.predict(np.hstack([X, X[:, :1]]))
-    b = BinomialMixture(2, random_state=0).fit(counts(d=2), 10)
+    b = BinomialMixture(2, random_state=0).fit(counts(d=2), trials=10)
     with pytest.raises(ValueError, match="3 features"):
-        b.predict(counts(d=3), 10)
+        b.predict(counts(d=3), trials=10)
 
 
 @pytest.mark.parametrize("change", ["features", "n_components", "covariance_type"])
@@ -121,14 +121,14 @@ def test_gaussian_warm_start_refuses_an_incompatible_fit(change):
 @pytest.mark.parametrize("change", ["features", "n_components"])
 def test_binomial_warm_start_refuses_an_incompatible_fit(change):
     C = counts(d=2)
-    m = BinomialMixture(2, warm_start=True, random_state=0).fit(C, 10)
+    m = BinomialMixture(2, warm_start=True, random_state=0).fit(C, trials=10)
     snap = snapshot(m, ("weights_", "probs_", "lower_bound_"))
     if change == "features":
         C = counts(d=3)
     else:
         m.set_params(n_components=3)
     with pytest.raises(ValueError, match="warm_start=False"):
-        m.fit(C, 10)
+        m.fit(C, trials=10)
     assert_same(snap, m)
 
 
@@ -146,10 +146,10 @@ def test_inconsistent_hand_set_attributes_raise():
     m.means_ = m.means_[:, :1]
     with pytest.raises(ValueError, match="inconsistent"):
         m.predict_proba(X[:, :1])
-    b = BinomialMixture(2, random_state=0).fit(counts(), 10)
+    b = BinomialMixture(2, random_state=0).fit(counts(), trials=10)
     b.probs_ = np.where(b.probs_ > 0.5, 1.0, b.probs_)
     with pytest.raises(ValueError, match="strictly between 0 and 1"):
-        b.score_samples(counts(), 10)
+        b.score_samples(counts(), trials=10)
 
 
 def test_failed_fit_leaves_the_estimator_as_it_was():
@@ -162,10 +162,10 @@ def test_failed_fit_leaves_the_estimator_as_it_was():
 
 
 def test_unfitted_estimators_raise_value_error():
-    for m, args in ((GaussianMixture(), ()), (BinomialMixture(), (10,))):
+    for m, kw in ((GaussianMixture(), {}), (BinomialMixture(), {"trials": 10})):
         for method in ("predict", "predict_proba", "score_samples", "score", "bic", "aic"):
             with pytest.raises(ValueError, match="not fitted"):
-                getattr(m, method)(np.ones((3, 2)), *args)
+                getattr(m, method)(np.ones((3, 2)), **kw)
         with pytest.raises(ValueError, match="not fitted"):
             m.sample(3)
 
@@ -306,8 +306,8 @@ def test_binomial_fit_is_invariant_to_the_scale_of_sample_weight(c, mode):
     C = counts(n=80, seed=8)
     w = np.random.default_rng(9).uniform(0.5, 2.0, size=len(C))
     kw = dict(mode=mode, random_state=0, max_iter=10, tol=0)
-    a = quiet(BinomialMixture(2, **kw).fit, C, 10, sample_weight=w)
-    b = quiet(BinomialMixture(2, **kw).fit, C, 10, sample_weight=w * c)
+    a = quiet(BinomialMixture(2, **kw).fit, C, trials=10, sample_weight=w)
+    b = quiet(BinomialMixture(2, **kw).fit, C, trials=10, sample_weight=w * c)
     np.testing.assert_allclose(b.probs_, a.probs_, rtol=1e-9)
     np.testing.assert_allclose(b.weights_, a.weights_, rtol=1e-9)
     np.testing.assert_allclose(b.lower_bounds_, a.lower_bounds_, rtol=1e-9)
@@ -360,10 +360,10 @@ def test_binomial_reads_read_only_inputs_and_changes_nothing(mode):
     T = readonly(np.full((len(C), 1), 10.0))
     w = readonly(np.random.default_rng(0).uniform(0, 2, len(C)))
     keep = C.copy(), T.copy(), w.copy()
-    m = quiet(BinomialMixture(2, mode=mode, random_state=0, max_iter=5).fit, C, T,
+    m = quiet(BinomialMixture(2, mode=mode, random_state=0, max_iter=5).fit, C, trials=T,
               sample_weight=w)
-    m.predict(C, T), m.predict_proba(C, T), m.score_samples(C, T)
-    quiet(m.set_params(warm_start=True).fit, C, T, sample_weight=w)
+    m.predict(C, trials=T), m.predict_proba(C, trials=T), m.score_samples(C, trials=T)
+    quiet(m.set_params(warm_start=True).fit, C, trials=T, sample_weight=w)
     for a, b in zip((C, T, w), keep):
         np.testing.assert_array_equal(a, b)
 

@@ -97,3 +97,37 @@ def test_cross_validate_with_several_scorers_in_parallel():
     for key in ("test_loglik", "test_neg_bic"):
         assert np.all(np.isfinite(serial[key]))
         np.testing.assert_array_equal(serial[key], parallel[key])
+
+
+def counts(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    p = np.where(rng.random(n) < 0.4, 0.2, 0.8)[:, None]
+    return rng.binomial([10, 4], p * [1.0, 0.9]).astype(np.float64)
+
+
+def test_binomial_in_a_pipeline_uses_the_constructor_trials():
+    from sklearn.preprocessing import FunctionTransformer
+
+    C = counts()
+    pipe = quiet(make_pipeline(FunctionTransformer(), fastem.BinomialMixture(
+        2, trials=[10, 4], random_state=0)).fit, C, np.arange(len(C)))  # y must be ignored
+    direct = quiet(fastem.BinomialMixture(2, random_state=0).fit, C, trials=[10, 4])
+    np.testing.assert_array_equal(pipe[-1].probs_, direct.probs_)
+    np.testing.assert_array_equal(pipe.predict(C), direct.predict(C, trials=[10, 4]))
+    assert pipe.score(C) == direct.score(C, trials=[10, 4])
+    # a method's own trials= wins over the constructor's
+    m = pipe[-1]
+    np.testing.assert_array_equal(m.score_samples(C, trials=[12, 4]),
+                                  direct.score_samples(C, trials=[12, 4]))
+    assert m.sample(5, random_state=0)[0].shape == (5, 2)
+
+
+def test_trials_and_sample_weight_are_keyword_only():
+    C = counts()
+    m = quiet(fastem.BinomialMixture(2, trials=10, random_state=0).fit, C[:, :1])
+    for call in (lambda: m.fit(C[:, :1], None, 10), lambda: m.predict(C[:, :1], 10),
+                 lambda: m.score_samples(C[:, :1], 10)):
+        with pytest.raises(TypeError):
+            call()
+    with pytest.raises(TypeError):
+        fastem.GaussianMixture(2).fit(blobs(), None, np.ones(240))
