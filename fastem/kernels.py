@@ -373,10 +373,10 @@ _PARAMS = {"full": _params_full, "tied": _params_tied, "diag": _params_diag,
 
 
 def _gauss_overloads(ct):
-    """Overloaded stand-ins (density, em_step) for one covariance type.
+    """Typers (density, em_step) for one covariance type, for :func:`_public`.
 
-    The public kernels call these plain functions; Numba replaces each call with the
-    implementation the overload returns for the argument types (never run as Python).
+    Each maps argument types to an implementation (checks, then the private kernel),
+    which runs as Python for a Python call and is compiled into a user's ``@njit`` code.
     """
     density_name = f"gaussian_log_density_{ct}"
     step_name = f"gaussian_em_step_{ct}"
