@@ -36,6 +36,7 @@ import numba
 import numpy as np
 
 from ._base import BaseEstimator
+from ._passes import numba_threads
 from ._kernels._common import HARD, SOFT, STOCHASTIC
 from .exceptions import convergence_warning_category
 from ._validation import EMPTY_I32, check_choice, check_int, check_random_state, check_real
@@ -70,12 +71,13 @@ def run_interruptibly(fn, *args):
     cancel = threading.Event()
     box = {}
     context = contextvars.copy_context()
-    n_threads = numba.get_num_threads()
+    n_threads = numba_threads()
 
     def work():
         _local.cancel = cancel
         try:
-            numba.set_num_threads(n_threads)
+            if n_threads is not None:
+                numba.set_num_threads(n_threads)
             box["result"] = context.run(fn, *args)
         except BaseException as exc:  # handed to the caller's thread
             box["error"] = exc

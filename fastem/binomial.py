@@ -4,10 +4,10 @@ import numpy as np
 
 from ._em import EMMixture, run_interruptibly
 from ._kernels._common import RANDOM
-from ._kernels.binomial import (
-    BLOCK,
+from ._kernels.binomial import binomial_mstep
+from ._passes import BINOMIAL_BLOCK as BLOCK
+from ._passes import (
     binomial_log_coef_sum,
-    binomial_mstep,
     binomial_pass,
     binomial_rows,
     check_counts,

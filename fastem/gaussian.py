@@ -4,16 +4,16 @@ import numpy as np
 
 from ._em import EMMixture, check_interrupt, run_interruptibly
 from ._kernels._common import FIXED, RANDOM
-from ._kernels.gaussian import (
+from ._kernels.gaussian import cholesky_precision, gauss_mstep_diag, gauss_mstep_full
+from ._passes import (
     block_rows,
     check_finite,
-    cholesky_precision,
-    gauss_mstep_diag,
-    gauss_mstep_full,
+    column_moments,
     gauss_pass,
     gauss_rows,
+    kmeanspp,
+    lloyd_pass,
 )
-from ._kernels.kmeans import column_moments, kmeanspp, lloyd_pass
 from ._validation import (
     EMPTY_F64,
     EMPTY_I32,

@@ -69,14 +69,10 @@ import inspect
 import numba
 import numpy as np
 from numba import types
-from numba.core import config
 from numba.extending import overload
 
-from numba.np.ufunc.parallel import _launch_threads
-
-from ._kernels import binomial as _binomial
-from ._kernels import gaussian as _gaussian
-from ._kernels._common import HARD, SOFT, STOCHASTIC, plain
+from . import _passes
+from ._kernels._common import HARD, SOFT, STOCHASTIC
 from ._kernels._jit import kernel
 
 __all__ = [
@@ -96,13 +92,6 @@ __all__ = [
     "gaussian_em_step_diag",
     "gaussian_em_step_spherical",
 ]
-
-
-# Code of yours that calls these kernels and is cached by Numba may have been compiled
-# against cached kernels, and Numba then forgets that the thread pool must be started
-# before that code runs (see fastem._kernels._state): start it now, for any such caller.
-if not config.DISABLE_JIT:
-    _launch_threads()
 
 
 class KernelTypeError(TypeError, ValueError):
@@ -393,8 +382,11 @@ def _gauss_overloads(ct):
 
         def impl(X, means, prec_chol):
             mu, prec, log_det = params(density_name, X, means, prec_chol)
-            out = np.empty((X.shape[0], mu.shape[0]))
-            return _gaussian.gauss_log_density(X, mu, prec, log_det, plain(full), out)
+            k = mu.shape[0]
+            out = np.empty((X.shape[0], k))
+            _passes.gauss_rows(X, np.zeros(k), mu, prec, log_det, full, np.empty(0),
+                               np.empty((0, 0)), np.empty(0, dtype=np.int64), out)
+            return out
 
         return impl
 
@@ -418,9 +410,9 @@ def _gauss_overloads(ct):
             _need_mode(step_name, mode)
             ks = (1 if tied else k) if full else 1
             center = w @ mu if tied else np.zeros(d)
-            nk, s1, s2, sq, ll, ch = _gaussian.gauss_pass(
-                X, sample_weight, np.log(w), mu, prec, log_det, plain(full), mode, seed,
-                iteration, labels, _gaussian.block_rows(n, k, d, ks), plain(tied), center)
+            nk, s1, s2, sq, ll, ch = _passes.gauss_pass(
+                X, sample_weight, np.log(w), mu, prec, log_det, full, mode, seed, iteration,
+                labels, _passes.block_rows(n, k, d, ks), tied, center)
             return nk, s1, _second_moments(s2, sq), ll, ch
 
         return impl
@@ -573,8 +565,11 @@ def _binom_density_ol(X, trials, probs):
     def impl(X, trials, probs):
         p = _probs(func, X, probs)
         _trials(func, X, trials)
-        out = np.empty((X.shape[0], p.shape[0]))
-        return _binomial.binomial_log_density(X, trials, p, out)
+        k = p.shape[0]
+        out = np.empty((X.shape[0], k))
+        _passes.binomial_rows(X, trials, np.zeros(k), p, True, np.empty(0), np.empty((0, 0)),
+                              np.empty(0, dtype=np.int64), out)
+        return out
 
     return impl
 
@@ -590,7 +585,7 @@ def _binom_coef_ol(X, trials, sample_weight):
         _need_rows(func, X)
         _trials(func, X, trials)
         _need_optional_rows(func, "sample_weight", sample_weight.shape[0], X.shape[0])
-        return _binomial.binomial_log_coef_sum(X, trials, sample_weight, _binomial.BLOCK)
+        return _passes.binomial_log_coef_sum(X, trials, sample_weight, _passes.BINOMIAL_BLOCK)
 
     return impl
 
@@ -613,8 +608,8 @@ def _binom_step_ol(X, trials, sample_weight, weights, probs, mode, seed, iterati
         _need_optional_rows(func, "sample_weight", sample_weight.shape[0], n)
         _need_optional_rows(func, "labels", labels.shape[0], n)
         _need_mode(func, mode)
-        return _binomial.binomial_pass(X, trials, sample_weight, np.log(w), p, mode, seed,
-                                       iteration, labels, _binomial.BLOCK)
+        return _passes.binomial_pass(X, trials, sample_weight, np.log(w), p, mode, seed,
+                                     iteration, labels, _passes.BINOMIAL_BLOCK)
 
     return impl
 

@@ -11,6 +11,7 @@ import pytest
 import reference as ref
 from conftest import RTOL, needs_jit
 from fastem import kernels as K
+from fastem import _passes as passes
 from fastem._kernels import binomial as kb
 from fastem._kernels._common import CHUNK, RANDOM, STOCHASTIC, chunk_weights
 from fastem._kernels.rng import GAMMA, bits_at, mix64, uniform
@@ -121,7 +122,7 @@ def test_random_responsibilities_are_a_partition(dtype):
     rng = np.random.default_rng(4)
     n, k = 60, 5
     X, T, weights, probs = make_data(rng, n, 2, k, dtype, "scalar")
-    nk, sx, st, _, _ = kb.binomial_pass(
+    nk, sx, st, _, _ = passes.binomial_pass(
         X, T, EMPTY_W, np.log(weights), probs, RANDOM, 9, 0, EMPTY_L, 16
     )
     # Row i's responsibilities are its k documented open uniforms, normalised.
@@ -140,7 +141,7 @@ def test_rows_kernel_matches_reference(dtype):
     n, k = 45, 3
     ll, resp, lab = np.empty(n), np.empty((n, k)), np.empty(n, dtype=np.int64)
     logd = np.empty((n, k))
-    kb.binomial_rows(X, T, np.log(weights), probs, True, ll, resp, lab, logd)
+    passes.binomial_rows(X, T, np.log(weights), probs, True, ll, resp, lab, logd)
     want = ref.binomial_em_step(X, T, weights, probs, "soft")
     np.testing.assert_allclose(
         logd, np.log(weights) + ref.binomial_log_density(X, np.broadcast_to(T, X.shape), probs),
@@ -189,7 +190,7 @@ def test_splitmix_known_answers():
     ],
 )
 def test_check_counts_reports_first_problem(X, T, code):
-    got = kb.check_counts(np.array(X), np.array(T))
+    got = passes.check_counts(np.array(X), np.array(T))
     assert got[0] == code
 
 
@@ -230,7 +231,7 @@ def test_pass_is_bit_identical_across_thread_counts(mode):
         try:
             lab = np.full(20000, -1, dtype=np.int32)
             results.append(
-                kb.binomial_pass(X, T, w, np.log(weights), probs, mode, 5, 1, lab, 512) + (lab,)
+                passes.binomial_pass(X, T, w, np.log(weights), probs, mode, 5, 1, lab, 512) + (lab,)
             )
         finally:
             numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)

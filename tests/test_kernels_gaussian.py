@@ -11,7 +11,7 @@ import reference as ref
 from conftest import RTOL, needs_jit
 from fastem import kernels as K
 from fastem._kernels import gaussian as kg
-from fastem._kernels import kmeans as kk
+from fastem import _passes as kk
 
 pytestmark = pytest.mark.kernels
 

@@ -1,9 +1,9 @@
-"""Where the kernels' threads come from: Numba's threading layer, and forked children.
+"""The kernels' threads: fastem's own pool of Python threads over fixed row blocks.
 
-Each figure is measured in fresh child processes (a threading layer is chosen once per
-process), all in the same call so that the ratios compare like with like: a soft-EM
-fit of (1e6, 2, 3) full float64 (small profile: 1e4 rows), 5 iterations from a fixed
-start, best of 5, after a warm-up fit in the same child.
+Each figure is measured in fresh child processes, all in the same call so that the
+ratios compare like with like: a soft-EM fit of (1e6, 2, 3) full float64 (small
+profile: 1e4 rows), 5 iterations from a fixed start, best of 5, after a warm-up fit in
+the same child.
 """
 
 import json
@@ -38,7 +38,7 @@ def child(q):
 
 if __name__ == "__main__":
     parent = seconds()
-    out = dict(parent=parent, layer=numba.threading_layer(), threads=numba.get_num_threads())
+    out = dict(parent=parent)
     if {fork}:
         ctx = mp.get_context("fork")
         q = ctx.Queue()
@@ -50,43 +50,19 @@ if __name__ == "__main__":
 """
 
 
-def _run(layer, fork=False):
-    env = dict(os.environ, NUMBA_THREADING_LAYER=layer)
+def _run(threads, fork=False):
+    env = dict(os.environ, NUMBA_NUM_THREADS=str(threads))
     code = textwrap.dedent(_CHILD.format(n=C.rows(1_000_000), fork=fork))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=env, timeout=900)
     if proc.returncode != 0:
-        raise NotImplementedError(f"layer {layer!r} unavailable: {proc.stderr[-500:]}")
+        raise RuntimeError(f"child failed: {proc.stderr[-500:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-class ThreadingLayer:
-    """Fit time under another Numba threading layer over the same fit under OpenMP (the
-    default of pip's Numba wheels without TBB).  A layer that cannot load here (TBB not
-    installed) is skipped.  fastem keeps OpenMP: workqueue would abort on concurrent use
-    from threads, TBB is not a dependency."""
-
-    params = [["workqueue", "tbb"]]
-    param_names = ["layer"]
-    unit = "ratio"
-    rounds = 1
-    number = 1
-    repeat = 1
-    timeout = 1800
-
-    def setup(self, layer):
-        C.require("fastem")
-        self.omp = _run("omp")["parent"]
-        self.other = _run(layer)
-
-    def track_time_ratio_over_omp(self, layer):
-        return self.other["parent"] / self.omp
-
-
-class ForkedChild:
-    """A fit in a child forked after the parent has fitted, over the parent's fit.  Under
-    GNU OpenMP the child runs the kernels on one thread (libgomp cannot run after fork):
-    about the number of threads (2 on CI) is expected; 1.0 would mean parallel."""
+class Threads:
+    """Fit time with every core (NUMBA_NUM_THREADS = the core count) over one thread: the
+    speed-up of the block pool (about 1 / n_cores is ideal)."""
 
     unit = "ratio"
     rounds = 1
@@ -96,7 +72,27 @@ class ForkedChild:
 
     def setup(self):
         C.require("fastem")
-        self.out = _run("omp", fork=True)
+        self.one = _run(1)["parent"]
+        self.all = _run(os.cpu_count() or 1)["parent"]
+
+    def track_time_ratio_all_cores_over_one(self):
+        return self.all / self.one
+
+
+class ForkedChild:
+    """A fit in a child forked after the parent has fitted, over the parent's fit: 1.0
+    when the child is as parallel as its parent (fastem's pool is rebuilt in the child;
+    Numba's OpenMP pool, used before, could not run after a fork and made this ~2)."""
+
+    unit = "ratio"
+    rounds = 1
+    number = 1
+    repeat = 1
+    timeout = 1800
+
+    def setup(self):
+        C.require("fastem")
+        self.out = _run(os.cpu_count() or 1, fork=True)
 
     def track_time_ratio_child_over_parent(self):
         return self.out["child"] / self.out["parent"]

@@ -12,6 +12,7 @@ HARD = 1  # one-hot at the most probable component (classification EM)
 STOCHASTIC = 2  # one-hot draw from the posterior (stochastic EM)
 RANDOM = 3  # random responsibilities (initialisation); ignores the parameters
 FIXED = 4  # one-hot at a given label (statistics of a given partition, e.g. k-means)
+ROWS = 5  # no statistics: per-row outputs (log-likelihood, posterior, labels, log joints)
 
 
 # Every one-pass kernel works on chunks of CHUNK rows held transposed, as (features, CHUNK)
@@ -20,7 +21,11 @@ FIXED = 4  # one-hot at a given label (statistics of a given partition, e.g. k-m
 CHUNK = 64
 
 
-@kernel(inline="always")
+# The three helpers that every model's pass kernel calls are compiled once, not inlined:
+# Numba would otherwise type and lower their code again inside every kernel (a second of
+# compile time each), and what LLVM needs for speed -- that the tiles do not alias -- is
+# not lost, since each helper receives its tiles as separate, freshly allocated arrays.
+@kernel
 def chunk_posterior(L, m, k, mx, acc, bits):
     """Turn L[:, :m] into exp(L - max) in place; acc = row sums.
 
@@ -58,7 +63,9 @@ def find_lost(L, m, k, mx, lost):
     for c in range(1, k):
         for r in range(m):
             mx[r] = max(mx[r], L[c, r])
-    n = 0
+    # np.int64, not a bare 0: while Numba infers types it first sees n as the literal 0,
+    # and callers given that value compile their callees once more for Literal[int](0)
+    n = np.int64(0)
     for r in range(m):
         f = 0 if mx[r] > -np.inf else 1
         lost[r] = f
@@ -91,7 +98,7 @@ def chunk_argmax(L, m, k, best, pick):
             best[r] = max(best[r], v)
 
 
-@kernel(inline="always")
+@kernel
 def chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels, track,
                   mx, acc, cum, pick, lost, n_lost):
     """Overwrite L[:, :m] (exp(L - max), row sums acc) with w_i times the mode's weights.
@@ -190,7 +197,7 @@ def chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels, track,
     return ll, ch
 
 
-@kernel(inline="always")
+@kernel
 def chunk_outputs(L, m, k, start, coef, mx, acc, bits, lost, n_lost, out_ll, out_resp,
                   out_labels, out_logd):
     """Write a chunk's per-row outputs from its log joints L[:, :m] (L is consumed).
@@ -234,46 +241,26 @@ def chunk_outputs(L, m, k, start, coef, mx, acc, bits, lost, n_lost, out_ll, out
                         out_ll[start + r] = -np.inf
 
 
-# Helpers for parallel kernels. Inside a parallel=True function Numba turns every array
-# expression (np.zeros, a += b[i], np.log(a)) into its own parallel region with a fork and
-# a join; a few hundred of those per pass cost milliseconds, and with GNU OpenMP's default
-# busy-waiting on a loaded machine, seconds. Serial functions compile to plain loops.
 @kernel
-def zeros(shape):
-    """Zero-filled float64 array, allocated outside any parallel region."""
-    return np.zeros(shape)
+def block_rows(n, k, d, ks):
+    """Rows per block: a function of the shape only, never of the thread count.
 
-
-@kernel
-def plain(flag):
-    """``flag`` typed as a plain bool.
-
-    A constant True/False passed from compiled code reaches the callee as Literal[bool],
-    and Numba compiles the callee once more for each literal: for the pass kernels that
-    is their whole compile time again.  A comparison's result is never literal.
+    At most 128 blocks, and few enough that the per-block partial statistics
+    (``ks`` second-moment matrices of d x d) stay within about 4 MB.
     """
-    return flag != False  # noqa: E712
-
-
-@kernel
-def izeros(n):
-    return np.zeros(n, dtype=np.int64)
+    per_block = 8 * (k + k * d + ks * d * d)
+    nb_max = min(128, max(4, (4 << 20) // per_block))
+    return max(256, (n + nb_max - 1) // nb_max)
 
 
 @kernel
 def sum_blocks(p):
-    """Sum over the first axis, block 0 first: the same order whatever the thread count."""
+    """Sum over the first axis, block 0 first (for compiled callers; the Python driver
+    adds in the same order)."""
     nb = p.shape[0]
     flat = p.reshape((nb, -1))
-    m = flat.shape[1]
-    out = np.zeros(m, dtype=p.dtype)
+    out = np.zeros(flat.shape[1], dtype=p.dtype)
     for b in range(nb):
-        for j in range(m):
+        for j in range(flat.shape[1]):
             out[j] += flat[b, j]
     return out.reshape(p.shape[1:])
-
-
-@kernel
-def log_pq(probs):
-    """(log p, log(1 - p)) for a (k, d) array of probabilities."""
-    return np.log(probs), np.log1p(-probs)

@@ -18,7 +18,10 @@ Kernels are dispatched lazily on the argument types; float32 and float64 data ea
 their own specialisation.  Parameters and accumulators are always float64.
 """
 
+import threading
+
 import numba
+from numba.core import config
 
 FASTMATH = {"nsz", "contract", "afn", "reassoc"}
 
@@ -37,3 +40,54 @@ def kernel(func=None, *, parallel=False, inline="never"):
     if func is None:
         return wrap
     return wrap(func)
+
+
+# --------------------------------------------------------------------------- one signature
+# A kernel with a fixed signature is compiled exactly once, for array types that every
+# caller's arrays convert to: any layout ('A'), read-only where the kernel only reads, and
+# data of both dtypes passed side by side (the unused one empty).  Numba would otherwise
+# compile the whole kernel again for each dtype, layout and writeability it meets; for the
+# big pass kernels that is most of a cold start.
+_I64 = numba.types.int64
+
+
+def array(dtype, ndim, *, readonly=False):
+    """A Numba array type of any layout (``readonly``: the kernel never writes it)."""
+    return numba.types.Array(dtype, ndim, "A", readonly=readonly, aligned=False)
+
+
+def data(ndim=2):
+    """Read-only float32 and float64 array types: the two slots of one data argument."""
+    return (array(numba.types.float32, ndim, readonly=True),
+            array(numba.types.float64, ndim, readonly=True))
+
+
+def ro(ndim, dtype=numba.types.float64):
+    return array(dtype, ndim, readonly=True)
+
+
+def rw(ndim, dtype=numba.types.float64):
+    return array(dtype, ndim)
+
+
+INT = _I64
+I64 = _I64
+I32 = numba.types.int32
+SEED = numba.types.uint64
+BOOL = numba.types.boolean
+REAL = numba.types.float64
+
+_prepare_lock = threading.Lock()
+
+
+def prepared(dispatcher, argtypes):
+    """``dispatcher`` with its one specialisation for ``argtypes`` compiled (or loaded from
+    the on-disk cache), and compilation of any other switched off: later calls, from
+    Python or from compiled code, convert their arguments to it."""
+    if config.DISABLE_JIT or dispatcher.signatures:
+        return dispatcher
+    with _prepare_lock:
+        if not dispatcher.signatures:
+            dispatcher.compile(tuple(argtypes))
+            dispatcher.disable_compile()
+    return dispatcher

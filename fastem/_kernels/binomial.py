@@ -1,7 +1,9 @@
 """Binomial (coin) mixture kernels.
 
 Data layout: ``X`` (n, d) counts as float32 or float64; ``T`` trials of the same dtype,
-shape (1 or n, 1 or d) and broadcast over X by index (no broadcast copy is made);
+shape (1 or n, 1 or d) and broadcast over X by index (no broadcast copy is made).  Both
+come in two slots, float32 (``XS``, ``TS``) and float64 (``XD``, ``TD``), the unused pair
+empty, so that one compiled kernel serves both dtypes (see ``_jit``).
 ``w`` per-row weights (n,) float64, or an empty array for unit weights.  Parameters
 (``log_weights`` (k,), ``probs`` (k, d)) and every accumulator are float64.
 """
@@ -9,31 +11,32 @@ shape (1 or n, 1 or d) and broadcast over X by index (no broadcast copy is made)
 import math
 
 import numpy as np
-from numba import prange
 
 from ._common import (
-    plain,
     CHUNK,
+    ROWS,
     chunk_outputs,
     chunk_posterior,
     chunk_weights,
     find_lost,
-    izeros,
     lost_onehot,
-    log_pq,
-    sum_blocks,
-    zeros,
 )
-from ._jit import kernel
-from ._state import serial_only
-
-BLOCK = 4096  # rows per parallel block; fixed, so results never depend on the thread count
+from ._jit import BOOL, I32, I64, INT, SEED, data, kernel, ro, rw
 _TINY_SCALE = 2.0**-600
 _MAX_TRIALS = 2.0**53  # above this, float64 no longer holds every integer
 
 
 @kernel(inline="always")
-def _load_chunk(X, T, start, m, tn, td, XT, FT):
+def _load_chunk(XS, XD, TS, TD, start, m, tn, td, XT, FT):
+    """XT = counts, FT = failures of rows start..start+m, transposed, from the used slot."""
+    if XD.shape[0] > 0:
+        _load_from(XD, TD, start, m, tn, td, XT, FT)
+    else:
+        _load_from(XS, TS, start, m, tn, td, XT, FT)
+
+
+@kernel(inline="always")
+def _load_from(X, T, start, m, tn, td, XT, FT):
     """XT[j, r] = x, FT[j, r] = t - x (failures) for rows start..start+m, as float64.
 
     The common trials layouts get their own loops (LLVM cannot vectorise ``T[i * tn, j * td]``
@@ -122,221 +125,116 @@ def _chunk_log_coef(XT, FT, m, out):
 
 
 @kernel
-def _pass_block(X, T, lo, hi, tn, td, w, log_weights, lp, lq, mode, seed, stream, labels,
-                nk, sx, sf):
-    """Rows lo..hi of one EM pass: adds to nk, sum x, sum (t - x); returns (loglik, n_changed).
+def binomial_blocks(b0, b1, block, XS, XD, TS, TD, w, log_weights, lp, lq, with_coef, mode,
+                    seed, stream, labels, p_nk, p_sx, p_sf, p_ll, p_ch, out_ll, out_resp,
+                    out_labels, out_logd):
+    """One EM pass over the row blocks b0..b1 (rows b * block .. (b + 1) * block), each
+    block adding into its own slot b of the partials (see the Gaussian pass kernels).
 
-    A serial function per parallel block (see the Gaussian ``_pass_block`` for why).
+    ``lp``, ``lq`` (k, d): log p and log(1 - p).  Per block b: ``p_nk[b]`` (k,) sum of
+    w_i r_ic, ``p_sx[b]`` (k, d) sum w_i r_ic x, ``p_sf[b]`` (k, d) sum w_i r_ic (t - x),
+    ``p_ll[b]`` sum w_i log p(x_i) without the binomial coefficients (they do not depend on
+    the parameters), ``p_ch[b]`` labels changed.  With ``mode == ROWS`` the per-row outputs
+    are written instead (coefficients included when ``with_coef``), each skipped when
+    passed empty: ``out_ll`` (n,), ``out_resp`` (n, k), ``out_labels`` (n,), ``out_logd``
+    (n, k).
     """
-    d = X.shape[1]
-    k = lp.shape[0]
+    n = max(XS.shape[0], XD.shape[0])
+    k, d = lp.shape
+    tn = 1 if max(TS.shape[0], TD.shape[0]) > 1 else 0
+    td = 1 if max(TS.shape[1], TD.shape[1]) > 1 else 0
     has_w = w.shape[0] > 0
     track = labels.shape[0] > 0
     XT = np.empty((d, CHUNK))
     FT = np.empty((d, CHUNK))
     L = np.empty((k, CHUNK))
-    f = np.empty((3, CHUNK))
+    f = np.zeros((3, CHUNK))
     mx, acc, cum = f[0], f[1], f[2]
     ib = np.empty((3, CHUNK), dtype=np.int64)
     bits, pick, lost = ib[0], ib[1], ib[2]
-    ll = 0.0
-    ch = 0
-    for start in range(lo, hi, CHUNK):
-        m = min(CHUNK, hi - start)
-        _load_chunk(X, T, start, m, tn, td, XT, FT)
-        _chunk_log_joint(XT, FT, m, log_weights, lp, lq, L)
-        n_lost = chunk_posterior(L, m, k, mx, acc, bits)
-        if n_lost > 0:  # log joints beyond float64's range under every component
+    coef = np.zeros(CHUNK)
+    for b in range(b0, b1):
+        lo = b * block
+        hi = min(n, lo + block)
+        ll = 0.0
+        ch = 0
+        for start in range(lo, hi, CHUNK):
+            m = min(CHUNK, hi - start)
+            _load_chunk(XS, XD, TS, TD, start, m, tn, td, XT, FT)
             _chunk_log_joint(XT, FT, m, log_weights, lp, lq, L)
-            _chunk_rescue(XT, FT, m, log_weights, lp, lq, L, lost)
-            chunk_posterior(L, m, k, mx, acc, bits)
-        cll, cch = chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels,
-                                 track, mx, acc, cum, pick, lost, n_lost)
-        ll += cll
-        ch += cch
-        for c in range(k):  # L now holds w_i * r_ic
-            R = L[c]
-            t = 0.0
-            for r in range(m):
-                t += R[r]
-            if t == 0.0:
+            n_lost = find_lost(L, m, k, mx, lost)
+            if n_lost > 0:  # log joints beyond float64's range under every component
+                _chunk_rescue(XT, FT, m, log_weights, lp, lq, L, lost)
+            if mode == ROWS:
+                if with_coef:
+                    _chunk_log_coef(XT, FT, m, coef)
+                chunk_outputs(L, m, k, start, coef, mx, acc, bits, lost, n_lost, out_ll,
+                              out_resp, out_labels, out_logd)
                 continue
-            nk[c] += t
-            for j in range(d):
-                a = 0.0
-                e = 0.0
+            chunk_posterior(L, m, k, mx, acc, bits)
+            cll, cch = chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels,
+                                     track, mx, acc, cum, pick, lost, n_lost)
+            ll += cll
+            ch += cch
+            for c in range(k):  # L now holds w_i * r_ic
+                R = L[c]
+                t = 0.0
                 for r in range(m):
-                    a += R[r] * XT[j, r]
-                    e += R[r] * FT[j, r]
-                sx[c, j] += a
-                sf[c, j] += e
-    return ll, ch
+                    t += R[r]
+                if t == 0.0:
+                    continue
+                p_nk[b, c] += t
+                for j in range(d):
+                    a = 0.0
+                    e = 0.0
+                    for r in range(m):
+                        a += R[r] * XT[j, r]
+                        e += R[r] * FT[j, r]
+                    p_sx[b, c, j] += a
+                    p_sf[b, c, j] += e
+        if mode != ROWS:
+            p_ll[b] = ll
+            p_ch[b] = ch
 
 
-@kernel(parallel=True)
-def _pass_blocks(X, T, tn, td, w, log_weights, lp, lq, mode, seed, stream, labels, block,
-                 p_nk, p_sx, p_sf, p_ll, p_ch):
-    """The blocks of ``binomial_pass`` on Numba's thread pool (the same loop as its serial path)."""
-    n = X.shape[0]
-    for b in prange(p_ll.shape[0]):
-        p_ll[b], p_ch[b] = _pass_block(X, T, b * block, min(n, (b + 1) * block), tn, td, w,
-                                       log_weights, lp, lq, mode, seed, stream, labels,
-                                       p_nk[b], p_sx[b], p_sf[b])
-
-
-@kernel
-def binomial_pass(X, T, w, log_weights, probs, mode, seed, stream, labels, block):
-    """One EM pass: E-step in the given mode plus the weighted sufficient statistics.
-
-    Returns ``(nk (k,), sum_x (k, d), sum_t (k, d), loglik, n_changed)`` where
-    ``loglik = sum_i w_i log sum_c exp(log_weights_c + sum_j [x log p + (t-x) log(1-p)])``
-    (the binomial coefficients are left out: they do not depend on the parameters) and
-    ``n_changed`` counts rows of positive weight whose label differs from ``labels`` (updated in place;
-    pass an empty int32 array to skip label tracking).  Rows go through in chunks of
-    CHUNK transposed rows (see ``_common``), so every inner loop vectorises.
-    """
-    n, d = X.shape
-    k = probs.shape[0]
-    lp, lq = log_pq(probs)
-    tn = 1 if T.shape[0] > 1 else 0
-    td = 1 if T.shape[1] > 1 else 0
-    nb = (n + block - 1) // block
-    p_nk = np.zeros((nb, k))
-    p_sx = np.zeros((nb, k, d))
-    p_sf = np.zeros((nb, k, d))
-    p_ll = np.zeros(nb)
-    p_ch = np.zeros(nb, dtype=np.int64)
-    if serial_only():
-        for b in range(nb):
-            p_ll[b], p_ch[b] = _pass_block(X, T, b * block, min(n, (b + 1) * block), tn, td, w,
-                                           log_weights, lp, lq, mode, seed, stream, labels,
-                                           p_nk[b], p_sx[b], p_sf[b])
-    else:
-        _pass_blocks(X, T, tn, td, w, log_weights, lp, lq, mode, seed, stream, labels, block,
-                     p_nk, p_sx, p_sf, p_ll, p_ch)
-    # Fixed-order reduction: the result does not depend on the thread count.
-    nk = sum_blocks(p_nk)
-    sx = sum_blocks(p_sx)
-    st = sum_blocks(p_sf)
-    for c in range(k):
-        for j in range(d):
-            st[c, j] += sx[c, j]
-    ll = sum_blocks(p_ll)[()]
-    ch = sum_blocks(p_ch)[()]
-    return nk, sx, st, ll, ch
+PASS_SIGNATURE = (INT, INT, INT, *data(), *data(), ro(1), ro(1), ro(2), ro(2), BOOL, INT, SEED,
+                  INT, rw(1, I32), rw(2), rw(3), rw(3), rw(1), rw(1, I64), rw(1), rw(2),
+                  rw(1, I64), rw(2))
 
 
 @kernel
-def _rows_block(X, T, lo, hi, tn, td, log_weights, lp, lq, with_coef, out_ll, out_resp,
-                out_labels, out_logd):
-    """Rows lo..hi of ``binomial_rows``."""
-    d = X.shape[1]
-    k = lp.shape[0]
-    XT = np.empty((d, CHUNK))
-    FT = np.empty((d, CHUNK))
-    L = np.empty((k, CHUNK))
-    f = np.empty((3, CHUNK))
-    mx, acc, coef = f[0], f[1], f[2]
-    ib = np.empty((2, CHUNK), dtype=np.int64)
-    bits, lost = ib[0], ib[1]
-    for start in range(lo, hi, CHUNK):
-        m = min(CHUNK, hi - start)
-        _load_chunk(X, T, start, m, tn, td, XT, FT)
-        _chunk_log_joint(XT, FT, m, log_weights, lp, lq, L)
-        if with_coef:
-            _chunk_log_coef(XT, FT, m, coef)
-        else:
-            for r in range(m):
-                coef[r] = 0.0
-        n_lost = find_lost(L, m, k, mx, lost)
-        if n_lost > 0:
-            _chunk_rescue(XT, FT, m, log_weights, lp, lq, L, lost)
-        chunk_outputs(L, m, k, start, coef, mx, acc, bits, lost, n_lost, out_ll, out_resp,
-                      out_labels, out_logd)
-
-
-@kernel(parallel=True)
-def _rows_blocks(X, T, tn, td, log_weights, lp, lq, with_coef, block, out_ll, out_resp,
-                 out_labels, out_logd):
-    """The blocks of ``binomial_rows`` on Numba's thread pool."""
-    n = X.shape[0]
-    for b in prange((n + block - 1) // block):
-        _rows_block(X, T, b * block, min(n, (b + 1) * block), tn, td, log_weights, lp, lq,
-                    with_coef, out_ll, out_resp, out_labels, out_logd)
-
-
-@kernel
-def binomial_rows(X, T, log_weights, probs, with_coef, out_ll, out_resp, out_labels,
-                  out_logd):
-    """Per-row outputs at fixed parameters; each output is skipped when passed empty.
-
-    ``out_ll`` (n,): log-likelihood of the row (with binomial coefficients when
-    ``with_coef``); ``out_resp`` (n, k): posterior; ``out_labels`` (n,): argmax;
-    ``out_logd`` (n, k): log weight + log density of each component.
-    """
-    n = X.shape[0]
-    lp, lq = log_pq(probs)
-    tn = 1 if T.shape[0] > 1 else 0
-    td = 1 if T.shape[1] > 1 else 0
-    block = 16 * CHUNK
-    if serial_only():
-        for b in range((n + block - 1) // block):
-            _rows_block(X, T, b * block, min(n, (b + 1) * block), tn, td, log_weights, lp, lq,
-                        with_coef, out_ll, out_resp, out_labels, out_logd)
-    else:
-        _rows_blocks(X, T, tn, td, log_weights, lp, lq, with_coef, block, out_ll, out_resp,
-                     out_labels, out_logd)
-
-
-@kernel
-def _coef_block(X, T, w, lo, hi, tn, td):
-    """Rows lo..hi of ``binomial_log_coef_sum``."""
-    d = X.shape[1]
+def coef_blocks(b0, b1, block, XS, XD, TS, TD, w, part):
+    """part[b] = sum over the rows of block b of w_i sum_j log C(t_ij, x_ij)."""
+    n = max(XS.shape[0], XD.shape[0])
+    d = max(XS.shape[1], XD.shape[1])
+    tn = 1 if max(TS.shape[0], TD.shape[0]) > 1 else 0
+    td = 1 if max(TS.shape[1], TD.shape[1]) > 1 else 0
     has_w = w.shape[0] > 0
     XT = np.empty((d, CHUNK))
     FT = np.empty((d, CHUNK))
     coef = np.empty(CHUNK)
-    s = 0.0
-    for start in range(lo, hi, CHUNK):
-        m = min(CHUNK, hi - start)
-        _load_chunk(X, T, start, m, tn, td, XT, FT)
-        _chunk_log_coef(XT, FT, m, coef)
-        for r in range(m):
-            wi = w[start + r] if has_w else 1.0
-            if wi != 0.0:
-                s += wi * coef[r]
-    return s
+    for b in range(b0, b1):
+        lo = b * block
+        hi = min(n, lo + block)
+        s = 0.0
+        for start in range(lo, hi, CHUNK):
+            m = min(CHUNK, hi - start)
+            _load_chunk(XS, XD, TS, TD, start, m, tn, td, XT, FT)
+            _chunk_log_coef(XT, FT, m, coef)
+            for r in range(m):
+                wi = w[start + r] if has_w else 1.0
+                if wi != 0.0:
+                    s += wi * coef[r]
+        part[b] = s
 
 
-@kernel(parallel=True)
-def _coef_blocks(X, T, w, tn, td, block, part):
-    n = X.shape[0]
-    for b in prange(part.shape[0]):
-        part[b] = _coef_block(X, T, w, b * block, min(n, (b + 1) * block), tn, td)
-
-
-@kernel
-def binomial_log_coef_sum(X, T, w, block):
-    """``sum_i w_i sum_j log C(t_ij, x_ij)`` with a fixed-order block reduction."""
-    n, d = X.shape
-    tn = 1 if T.shape[0] > 1 else 0
-    td = 1 if T.shape[1] > 1 else 0
-    nb = (n + block - 1) // block
-    part = np.zeros(nb)
-    if serial_only():
-        for b in range(nb):
-            part[b] = _coef_block(X, T, w, b * block, min(n, (b + 1) * block), tn, td)
-    else:
-        _coef_blocks(X, T, w, tn, td, block, part)
-    return sum_blocks(part)[()]
+COEF_SIGNATURE = (INT, INT, INT, *data(), *data(), ro(1), rw(1))
 
 
 @kernel
-def binomial_log_density(X, T, probs, out):
-    """``out[i, c] = sum_j log Binom(x_ij | t_ij, probs[c, j])`` (coefficients included)."""
-    binomial_rows(X, T, zeros((probs.shape[0],)), probs, plain(True), zeros((0,)), zeros((0, 0)),
-                  izeros(0), out)
-    return out
+def log_pq(probs):
+    """(log p, log(1 - p)) for a (k, d) array of probabilities."""
+    return np.log(probs), np.log1p(-probs)
 
 
 @kernel
@@ -363,7 +261,15 @@ def binomial_mstep(nk, sx, st, weights, probs, eps, fit_weights):
 
 
 @kernel
-def check_counts(X, T):
+def check_counts(XS, XD, TS, TD):
+    """``_check_counts`` on the used slot."""
+    if XD.shape[0] > 0:
+        return _check_counts(XD, TD)
+    return _check_counts(XS, TS)
+
+
+@kernel(inline="always")
+def _check_counts(X, T):
     """First problem in counts X against trials T as (code, row, col); code 0 = none.
 
     Codes: 1 X not finite, 2 X negative, 3 X not an integer, 4 T not finite,
@@ -397,7 +303,15 @@ def check_counts(X, T):
 
 
 @kernel
-def row_code_weights(X, T, w, x_radix, t_radix, n_codes):
+def row_code_weights(XS, XD, TS, TD, w, x_radix, t_radix, n_codes):
+    """``_row_code_weights`` on the used slot."""
+    if XD.shape[0] > 0:
+        return _row_code_weights(XD, TD, w, x_radix, t_radix, n_codes)
+    return _row_code_weights(XS, TS, w, x_radix, t_radix, n_codes)
+
+
+@kernel(inline="always")
+def _row_code_weights(X, T, w, x_radix, t_radix, n_codes):
     """Sum of row weights per distinct row, rows encoded in mixed radix.
 
     A row's code is built from its counts (radix ``x_radix[j]`` = max count + 1) and, when
@@ -418,3 +332,7 @@ def row_code_weights(X, T, w, x_radix, t_radix, n_codes):
                 code = code * t_radix[j] + np.int64(T[i, j * td])
         table[code] += w[i] if has_w else 1.0
     return table
+
+
+CHECK_SIGNATURE = (*data(), *data())
+CODES_SIGNATURE = (*data(), *data(), ro(1), ro(1, I64), ro(1, I64), INT)

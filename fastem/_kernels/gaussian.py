@@ -21,46 +21,36 @@ one (1, d, d) about a common centre ``z``, or (k, d) squares for diag/spherical.
 import math
 
 import numpy as np
-from numba import prange
 
 from ._common import (
-    plain,
     CHUNK,
+    ROWS,
     chunk_outputs,
     chunk_posterior,
     chunk_weights,
     find_lost,
-    izeros,
     lost_onehot,
-    sum_blocks,
-    zeros,
 )
-from ._jit import kernel
-from ._state import serial_only
+from ._jit import I32, I64, INT, REAL, SEED, data, kernel, ro, rw
 
 LOG_2PI = math.log(2.0 * math.pi)
 _DBL_MAX = np.finfo(np.float64).max
 _TINY_SCALE = 2.0**-600
 
 
-@kernel
-def block_rows(n, k, d, ks):
-    """Rows per parallel block: a function of the shape only, never of the thread count.
-
-    At most 128 blocks, and few enough that the per-block partial statistics
-    (``ks`` second-moment matrices of d x d) stay within about 4 MB.
-    """
-    per_block = 8 * (k + k * d + ks * d * d)
-    nb_max = min(128, max(4, (4 << 20) // per_block))
-    return max(256, (n + nb_max - 1) // nb_max)
-
-
 @kernel(inline="always")
-def _load_chunk(X, start, m, XT):
-    d = X.shape[1]
-    for r in range(m):
-        for j in range(d):
-            XT[j, r] = X[start + r, j]
+def _load_chunk(XS, XD, start, m, XT):
+    """XT[:, :m] = rows start..start+m of the data, transposed, in float64 (the data comes
+    in one of two slots, float32 ``XS`` or float64 ``XD``; the other is empty)."""
+    d = XT.shape[0]
+    if XD.shape[0] > 0:
+        for r in range(m):
+            for j in range(d):
+                XT[j, r] = XD[start + r, j]
+    else:
+        for r in range(m):
+            for j in range(d):
+                XT[j, r] = XS[start + r, j]
 
 
 @kernel(inline="always")
@@ -364,73 +354,94 @@ def _chunk_gram_centered(XT, R, mu, m, S, s1):
 
 
 @kernel(inline="always")
-def _chunk_log_joint(XT, m, log_weights, means, prec, log_det, full, pk, wmeans, Y, L):
-    """L[c, :m] = log w_c + log N(x | mu_c, .) for the chunk; Y is (d, CHUNK) scratch.
+def _finish_log_joint(L, c, m, base):
+    """L[c, :m] = base - q / 2 for the squared distances q it holds; a distance that
+    overflowed (inf, or NaN from inf * 0) is an infinite distance."""
+    for r in range(m):
+        q = L[c, r]
+        L[c, r] = base - 0.5 * (q if q <= _DBL_MAX else np.inf)
 
-    ``wmeans``: ``whitened_means`` when the precision is shared (tied), else empty.
-    """
+
+@kernel(inline="always")
+def _log_joint_full(XT, m, log_weights, means, prec, log_det, Y, L):
+    """L[c, :m] = log w_c + log N(x | mu_c, P_c) for the chunk; Y is (d, CHUNK) scratch."""
     d = XT.shape[0]
-    k = means.shape[0]
     half_const = -0.5 * d * LOG_2PI
-    shared = wmeans.shape[0] > 0
-    if shared:
-        _chunk_whiten(XT, m, prec, Y)
-    for c in range(k):
-        base = log_weights[c] + half_const + log_det[c]
-        if shared:
-            Lc = L[c]
-            for r in range(m):
-                Lc[r] = 0.0
-            for j in range(0, d - 1, 2):
-                b0 = wmeans[c, j]
-                b1 = wmeans[c, j + 1]
-                for r in range(m):
-                    t0 = Y[j, r] - b0
-                    t1 = Y[j + 1, r] - b1
-                    Lc[r] += t0 * t0 + t1 * t1
-            if d % 2:
-                b0 = wmeans[c, d - 1]
-                for r in range(m):
-                    t0 = Y[d - 1, r] - b0
-                    Lc[r] += t0 * t0
-        elif full:
-            _chunk_maha_full(XT, means[c], m, prec, c * pk, Y, L[c])
-        else:  # diagonal: two features per pass over the rows, x - mu formed in registers
-            Lc = L[c]
-            for r in range(m):
-                Lc[r] = 0.0
-            for j in range(0, d - 1, 2):
-                a0 = means[c, j]
-                a1 = means[c, j + 1]
-                p0 = prec[c, 0, j]
-                p1 = prec[c, 0, j + 1]
-                for r in range(m):
-                    t0 = (XT[j, r] - a0) * p0
-                    t1 = (XT[j + 1, r] - a1) * p1
-                    Lc[r] += t0 * t0 + t1 * t1
-            if d % 2:
-                a0 = means[c, d - 1]
-                p0 = prec[c, 0, d - 1]
-                for r in range(m):
-                    t0 = (XT[d - 1, r] - a0) * p0
-                    Lc[r] += t0 * t0
-        # A distance that overflowed (inf, or NaN from inf * 0) is an infinite distance.
+    for c in range(means.shape[0]):
+        _chunk_maha_full(XT, means[c], m, prec, c, Y, L[c])
+        _finish_log_joint(L, c, m, log_weights[c] + half_const + log_det[c])
+
+
+@kernel(inline="always")
+def _log_joint_tied(XT, m, log_weights, wmeans, prec, log_det, Y, L):
+    """As ``_log_joint_full`` with one shared factor P: the chunk is whitened once, and each
+    component needs only |P^T x - P^T mu_c|^2 (``wmeans``: ``whitened_means``)."""
+    d = XT.shape[0]
+    half_const = -0.5 * d * LOG_2PI
+    _chunk_whiten(XT, m, prec, Y)
+    for c in range(wmeans.shape[0]):
+        Lc = L[c]
         for r in range(m):
-            q = L[c, r]
-            L[c, r] = base - 0.5 * (q if q <= _DBL_MAX else np.inf)
+            Lc[r] = 0.0
+        for j in range(0, d - 1, 2):
+            b0 = wmeans[c, j]
+            b1 = wmeans[c, j + 1]
+            for r in range(m):
+                t0 = Y[j, r] - b0
+                t1 = Y[j + 1, r] - b1
+                Lc[r] += t0 * t0 + t1 * t1
+        if d % 2:
+            b0 = wmeans[c, d - 1]
+            for r in range(m):
+                t0 = Y[d - 1, r] - b0
+                Lc[r] += t0 * t0
+        _finish_log_joint(L, c, m, log_weights[c] + half_const + log_det[c])
+
+
+@kernel(inline="always")
+def _log_joint_diag(XT, m, log_weights, means, prec, log_det, L):
+    """As ``_log_joint_full`` with diagonal precisions ``prec[c, 0]``: two features per pass
+    over the rows, x - mu formed in registers."""
+    d = XT.shape[0]
+    half_const = -0.5 * d * LOG_2PI
+    for c in range(means.shape[0]):
+        Lc = L[c]
+        for r in range(m):
+            Lc[r] = 0.0
+        for j in range(0, d - 1, 2):
+            a0 = means[c, j]
+            a1 = means[c, j + 1]
+            p0 = prec[c, 0, j]
+            p1 = prec[c, 0, j + 1]
+            for r in range(m):
+                t0 = (XT[j, r] - a0) * p0
+                t1 = (XT[j + 1, r] - a1) * p1
+                Lc[r] += t0 * t0 + t1 * t1
+        if d % 2:
+            a0 = means[c, d - 1]
+            p0 = prec[c, 0, d - 1]
+            for r in range(m):
+                t0 = (XT[d - 1, r] - a0) * p0
+                Lc[r] += t0 * t0
+        _finish_log_joint(L, c, m, log_weights[c] + half_const + log_det[c])
 
 
 @kernel
-def _chunk_rescue(XT, m, log_weights, means, prec, full, pk, L, lost):
+def _chunk_rescue(XT, m, log_weights, means, prec, L, lost):
     """Repair the lost rows of a chunk's log joints L (every component -inf); returns their
     number and sets ``lost[:m]``.
 
     Such a row's posterior is, in the limit, all on the component with the smallest
     Mahalanobis distance: found here with every difference scaled by 2**-600, so that the
     squares stay in range.  A rare path: scalar loops, run only when a chunk has such rows.
+    The form is read from the shapes (no flag: a constant flag would compile this once per
+    value): triangular factors ``prec[c * pk]`` unless ``prec`` is (k, 1, d) (diagonal, or
+    full with d = 1, the same numbers).
     """
     d = XT.shape[0]
     k = means.shape[0]
+    full = prec.shape[1] > 1 or prec.shape[0] != k
+    pk = 1 if prec.shape[0] > 1 else 0
     n = 0
     for r in range(m):
         top = L[0, r]
@@ -465,192 +476,200 @@ def _chunk_rescue(XT, m, log_weights, means, prec, full, pk, L, lost):
     return n
 
 
-@kernel
-def _pass_block(X, lo, hi, w, log_weights, means, prec, log_det, full, pk, mode, seed, stream,
-                labels, tied, center, nk, s1, s2, sq):
-    """Rows lo..hi of one EM pass, adding their statistics to nk, s1, s2, sq (see gauss_pass).
+@kernel(inline="always")
+def _weigh_chunk(L, m, k, start, w, has_w, mode, seed, stream, labels, track, f, ib, n_lost,
+                 coef, out_ll, out_resp, out_labels, out_logd):
+    """After the log joints L of a chunk (lost rows repaired): per-row outputs when ``mode``
+    is ROWS (returns (0, 0)), else turn L into w_i times the mode's weights and return the
+    chunk's (weighted log-likelihood, label changes)."""
+    mx, acc, cum = f[0], f[1], f[2]
+    bits, pick, lost = ib[0], ib[1], ib[2]
+    if mode == ROWS:
+        chunk_outputs(L, m, k, start, coef, mx, acc, bits, lost, n_lost, out_ll, out_resp,
+                      out_labels, out_logd)
+        return 0.0, 0
+    chunk_posterior(L, m, k, mx, acc, bits)
+    return chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels, track, mx, acc,
+                         cum, pick, lost, n_lost)
 
-    A serial function of its own, called once per parallel block: the parallel kernel
-    stays small (Numba's parallel passes are slow on a large loop body, and every
-    specialisation costs compile time), while the scratch allocated here lets LLVM
-    see that nothing aliases in the inner loops.  Returns (loglik, n_changed).
-    """
-    d = X.shape[1]
-    k = means.shape[0]
+
+# The three pass kernels, one per precision form, all with the signature below.  Each runs
+# the row blocks b0..b1 (rows b * block .. (b + 1) * block) on the calling thread, adding
+# each block's statistics into its own slot b of the partials, so that the caller can run
+# block ranges on several threads and add the slots in block order: the result does not
+# depend on the thread count.  Per block b:
+#
+# * ``p_nk[b]`` (k,) sum of w_i r_ic, ``p_s1[b]`` (k, d) sum w_i r_ic (x - mu_c),
+#   ``p_s2[b]``: full (k, d, d) sum w_i r_ic (x - mu_c)(x - mu_c)^T (upper triangle only),
+#   tied (1, d, d) sum w_i (x - center)(x - center)^T (upper triangle only), diag (k, 1, d)
+#   sum w_i r_ic (x - mu_c)^2;
+# * ``p_ll[b]`` sum w_i log p(x_i), ``p_ch[b]`` labels changed (rows of positive weight).
+#
+# With ``mode == ROWS`` no statistics are taken: the per-row outputs ``out_ll`` (n,),
+# ``out_resp`` (n, k), ``out_labels`` (n,), ``out_logd`` (n, k) are written instead, each
+# skipped when passed empty.  Rows go through in chunks of CHUNK transposed rows, so the
+# inner loops run over rows and vectorise.
+PASS_SIGNATURE = (INT, INT, INT, *data(), ro(1), ro(1), ro(2), ro(3), ro(1), ro(1), INT, SEED,
+                  INT, rw(1, I32), rw(2), rw(3), rw(4), rw(1), rw(1, I64), rw(1), rw(2),
+                  rw(1, I64), rw(2))
+
+
+@kernel
+def gauss_full(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center, mode, seed,
+               stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp, out_labels,
+               out_logd):
+    """Pass over blocks b0..b1 with full precisions: ``prec`` (k, d, d) upper-triangular
+    Cholesky factors of the precisions (precision = P P^T); see above."""
+    n = max(XS.shape[0], XD.shape[0])
+    k, d = means.shape
     has_w = w.shape[0] > 0
     track = labels.shape[0] > 0
     XT = np.empty((d, CHUNK))
     Y = np.empty((d, CHUNK))
-    wmeans = whitened_means(means, prec) if (full and pk == 0) else np.empty((0, d))
     L = np.empty((k, CHUNK))
-    f = np.empty((3, CHUNK))
-    mx, acc, cum = f[0], f[1], f[2]
+    f = np.zeros((3, CHUNK))  # coef = f[2] stays 0 for the per-row outputs
     ib = np.empty((3, CHUNK), dtype=np.int64)
-    bits, pick, lost = ib[0], ib[1], ib[2]
-    zsum = np.zeros(d)  # first moments about the tied centre: not needed
-    ll = 0.0
-    ch = 0
-    for start in range(lo, hi, CHUNK):
-        m = min(CHUNK, hi - start)
-        _load_chunk(X, start, m, XT)
-        _chunk_log_joint(XT, m, log_weights, means, prec, log_det, full, pk, wmeans, Y, L)
-        n_lost = chunk_posterior(L, m, k, mx, acc, bits)
-        if n_lost > 0:  # rows beyond float64's range under every component
-            _chunk_log_joint(XT, m, log_weights, means, prec, log_det, full, pk, wmeans, Y, L)
-            _chunk_rescue(XT, m, log_weights, means, prec, full, pk, L, lost)
-            chunk_posterior(L, m, k, mx, acc, bits)
-        cll, cch = chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels,
-                                 track, mx, acc, cum, pick, lost, n_lost)
-        ll += cll
-        ch += cch
-        # Statistics about each component's current mean; L now holds w_i * r_ic.
-        for c in range(k):
-            R = L[c]
-            t = 0.0
-            for r in range(m):
-                t += R[r]
-            if t == 0.0:
+    for b in range(b0, b1):
+        lo = b * block
+        hi = min(n, lo + block)
+        ll = 0.0
+        ch = 0
+        for start in range(lo, hi, CHUNK):
+            m = min(CHUNK, hi - start)
+            _load_chunk(XS, XD, start, m, XT)
+            _log_joint_full(XT, m, log_weights, means, prec, log_det, Y, L)
+            n_lost = find_lost(L, m, k, f[0], ib[2])
+            if n_lost > 0:  # rows beyond float64's range under every component
+                _chunk_rescue(XT, m, log_weights, means, prec, L, ib[2])
+            cll, cch = _weigh_chunk(L, m, k, start, w, has_w, mode, seed, stream, labels, track,
+                                    f, ib, n_lost, f[2], out_ll, out_resp, out_labels, out_logd)
+            if mode == ROWS:
                 continue
-            nk[c] += t
-            if full and not tied:
-                _chunk_gram_centered(XT, R, means[c], m, s2[c], s1[c])
-            elif tied:
-                for j in range(d):
-                    a = means[c, j]
-                    u = 0.0
-                    for r in range(m):
-                        u += R[r] * (XT[j, r] - a)
-                    s1[c, j] += u
-            else:
-                for j in range(d):
-                    a = means[c, j]
-                    u = 0.0
-                    q = 0.0
-                    for r in range(m):
-                        e = XT[j, r] - a
-                        y = R[r] * e
-                        u += y
-                        q += y * e
-                    s1[c, j] += u
-                    sq[c, j] += q
-        if tied:
-            for r in range(m):
-                acc[r] = w[start + r] if has_w else 1.0
-            _chunk_gram_centered(XT, acc, center, m, s2[0], zsum)
-    return ll, ch
-
-
-@kernel(parallel=True)
-def _pass_blocks(X, w, log_weights, means, prec, log_det, full, pk, mode, seed, stream, labels,
-                 tied, center, block, p_nk, p_s1, p_s2, p_sq, p_ll, p_ch):
-    """The blocks of ``gauss_pass`` on Numba's thread pool (the same loop as its serial path)."""
-    n = X.shape[0]
-    for b in prange(p_ll.shape[0]):
-        p_ll[b], p_ch[b] = _pass_block(
-            X, b * block, min(n, (b + 1) * block), w, log_weights, means, prec, log_det, full,
-            pk, mode, seed, stream, labels, tied, center, p_nk[b], p_s1[b], p_s2[b], p_sq[b])
+            ll += cll
+            ch += cch
+            for c in range(k):  # L now holds w_i * r_ic
+                R = L[c]
+                t = 0.0
+                for r in range(m):
+                    t += R[r]
+                if t != 0.0:
+                    p_nk[b, c] += t
+                    _chunk_gram_centered(XT, R, means[c], m, p_s2[b, c], p_s1[b, c])
+        if mode != ROWS:
+            p_ll[b] = ll
+            p_ch[b] = ch
 
 
 @kernel
-def gauss_pass(X, w, log_weights, means, prec, log_det, full, mode, seed, stream, labels,
-               block, tied, center):
-    """One EM pass over X; returns (nk, s1, s2, loglik, n_changed).
-
-    ``full``: ``prec`` is (kp, d, d) upper-triangular Cholesky factors of the precisions
-    (kp = 1 when ``tied``); otherwise (k, 1, d) inverse standard deviations (one array
-    rank for both forms keeps a single compiled specialisation per dtype).  ``s2`` is
-    (k, d, d) about each component's mean (full), (1, d, d) about ``center`` (tied), or
-    (k, d) squares (diagonal forms).  Rows go through in chunks of CHUNK transposed
-    rows, so the inner loops run over rows and vectorise.
-    """
-    n, d = X.shape
-    k = means.shape[0]
-    pk = 1 if (full and prec.shape[0] > 1) else 0
-    ks = (1 if tied else k) if full else 0
-    nb = (n + block - 1) // block
-    p_nk = np.zeros((nb, k))
-    p_s1 = np.zeros((nb, k, d))
-    p_s2 = np.zeros((nb, ks, d, d))
-    p_sq = np.zeros((nb, k if not full else 0, d))
-    p_ll = np.zeros(nb)
-    p_ch = np.zeros(nb, dtype=np.int64)
-    if serial_only():
-        for b in range(nb):
-            p_ll[b], p_ch[b] = _pass_block(
-                X, b * block, min(n, (b + 1) * block), w, log_weights, means, prec, log_det,
-                full, pk, mode, seed, stream, labels, tied, center, p_nk[b], p_s1[b], p_s2[b],
-                p_sq[b])
-    else:
-        _pass_blocks(X, w, log_weights, means, prec, log_det, full, pk, mode, seed, stream,
-                     labels, tied, center, block, p_nk, p_s1, p_s2, p_sq, p_ll, p_ch)
-    # Fixed-order reduction: the result does not depend on the thread count.
-    nk = sum_blocks(p_nk)
-    s1 = sum_blocks(p_s1)
-    s2 = sum_blocks(p_s2)
-    sq = sum_blocks(p_sq)
-    ll = sum_blocks(p_ll)[()]
-    ch = sum_blocks(p_ch)[()]
-    for c in range(ks):
-        for j in range(d):
-            for l in range(j + 1, d):
-                s2[c, l, j] = s2[c, j, l]
-    return nk, s1, s2, sq, ll, ch
-
-
-@kernel
-def _rows_block(X, lo, hi, log_weights, means, prec, log_det, full, pk, out_ll, out_resp,
-                out_labels, out_logd):
-    """Rows lo..hi of ``gauss_rows`` (a serial function per block, as ``_pass_block``)."""
-    d = X.shape[1]
-    k = means.shape[0]
+def gauss_tied(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center, mode, seed,
+               stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp, out_labels,
+               out_logd):
+    """Pass over blocks b0..b1 with one shared factor ``prec`` (1, d, d); the second moments
+    are taken about ``center`` (d,) with the row weights alone (see above)."""
+    n = max(XS.shape[0], XD.shape[0])
+    k, d = means.shape
+    has_w = w.shape[0] > 0
+    track = labels.shape[0] > 0
     XT = np.empty((d, CHUNK))
     Y = np.empty((d, CHUNK))
-    wmeans = whitened_means(means, prec) if (full and pk == 0) else np.empty((0, d))
+    wmeans = whitened_means(means, prec)
     L = np.empty((k, CHUNK))
     f = np.zeros((3, CHUNK))
-    mx, acc, coef = f[0], f[1], f[2]  # coef: no per-row constant, stays 0
-    ib = np.empty((2, CHUNK), dtype=np.int64)
-    bits, lost = ib[0], ib[1]
-    for start in range(lo, hi, CHUNK):
-        m = min(CHUNK, hi - start)
-        _load_chunk(X, start, m, XT)
-        _chunk_log_joint(XT, m, log_weights, means, prec, log_det, full, pk, wmeans, Y, L)
-        n_lost = find_lost(L, m, k, mx, lost)
-        if n_lost > 0:  # rows beyond float64's range under every component
-            _chunk_rescue(XT, m, log_weights, means, prec, full, pk, L, lost)
-        chunk_outputs(L, m, k, start, coef, mx, acc, bits, lost, n_lost, out_ll, out_resp,
-                      out_labels, out_logd)
-
-
-@kernel(parallel=True)
-def _rows_blocks(X, log_weights, means, prec, log_det, full, pk, block, out_ll, out_resp,
-                 out_labels, out_logd):
-    """The blocks of ``gauss_rows`` on Numba's thread pool."""
-    n = X.shape[0]
-    for b in prange((n + block - 1) // block):
-        _rows_block(X, b * block, min(n, (b + 1) * block), log_weights, means, prec, log_det,
-                    full, pk, out_ll, out_resp, out_labels, out_logd)
+    ib = np.empty((3, CHUNK), dtype=np.int64)
+    wrow = np.empty(CHUNK)
+    zsum = np.zeros(d)  # first moments about the centre: not needed
+    for b in range(b0, b1):
+        lo = b * block
+        hi = min(n, lo + block)
+        ll = 0.0
+        ch = 0
+        for start in range(lo, hi, CHUNK):
+            m = min(CHUNK, hi - start)
+            _load_chunk(XS, XD, start, m, XT)
+            _log_joint_tied(XT, m, log_weights, wmeans, prec, log_det, Y, L)
+            n_lost = find_lost(L, m, k, f[0], ib[2])
+            if n_lost > 0:
+                _chunk_rescue(XT, m, log_weights, means, prec, L, ib[2])
+            cll, cch = _weigh_chunk(L, m, k, start, w, has_w, mode, seed, stream, labels, track,
+                                    f, ib, n_lost, f[2], out_ll, out_resp, out_labels, out_logd)
+            if mode == ROWS:
+                continue
+            ll += cll
+            ch += cch
+            for c in range(k):
+                R = L[c]
+                t = 0.0
+                for r in range(m):
+                    t += R[r]
+                if t != 0.0:
+                    p_nk[b, c] += t
+                    for j in range(d):
+                        a = means[c, j]
+                        u = 0.0
+                        for r in range(m):
+                            u += R[r] * (XT[j, r] - a)
+                        p_s1[b, c, j] += u
+            for r in range(m):
+                wrow[r] = w[start + r] if has_w else 1.0
+            _chunk_gram_centered(XT, wrow, center, m, p_s2[b, 0], zsum)
+        if mode != ROWS:
+            p_ll[b] = ll
+            p_ch[b] = ch
 
 
 @kernel
-def gauss_rows(X, log_weights, means, prec, log_det, full, out_ll, out_resp, out_labels,
+def gauss_diag(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center, mode, seed,
+               stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp, out_labels,
                out_logd):
-    """Per-row outputs at fixed parameters; each is skipped when passed empty.
-
-    ``out_ll`` (n,) log-likelihood, ``out_resp`` (n, k) posterior, ``out_labels`` (n,)
-    int64 argmax, ``out_logd`` (n, k) log weight + log density (``log_weights`` of zeros
-    give the plain densities).
-    """
-    n = X.shape[0]
-    pk = 1 if (full and prec.shape[0] > 1) else 0
-    block = 16 * CHUNK
-    if serial_only():
-        for b in range((n + block - 1) // block):
-            _rows_block(X, b * block, min(n, (b + 1) * block), log_weights, means, prec,
-                        log_det, full, pk, out_ll, out_resp, out_labels, out_logd)
-    else:
-        _rows_blocks(X, log_weights, means, prec, log_det, full, pk, block, out_ll, out_resp,
-                     out_labels, out_logd)
+    """Pass over blocks b0..b1 with diagonal precisions: ``prec`` (k, 1, d) inverse standard
+    deviations (spherical: each component's value repeated over the d columns)."""
+    n = max(XS.shape[0], XD.shape[0])
+    k, d = means.shape
+    has_w = w.shape[0] > 0
+    track = labels.shape[0] > 0
+    XT = np.empty((d, CHUNK))
+    L = np.empty((k, CHUNK))
+    f = np.zeros((3, CHUNK))
+    ib = np.empty((3, CHUNK), dtype=np.int64)
+    for b in range(b0, b1):
+        lo = b * block
+        hi = min(n, lo + block)
+        ll = 0.0
+        ch = 0
+        for start in range(lo, hi, CHUNK):
+            m = min(CHUNK, hi - start)
+            _load_chunk(XS, XD, start, m, XT)
+            _log_joint_diag(XT, m, log_weights, means, prec, log_det, L)
+            n_lost = find_lost(L, m, k, f[0], ib[2])
+            if n_lost > 0:
+                _chunk_rescue(XT, m, log_weights, means, prec, L, ib[2])
+            cll, cch = _weigh_chunk(L, m, k, start, w, has_w, mode, seed, stream, labels, track,
+                                    f, ib, n_lost, f[2], out_ll, out_resp, out_labels, out_logd)
+            if mode == ROWS:
+                continue
+            ll += cll
+            ch += cch
+            for c in range(k):
+                R = L[c]
+                t = 0.0
+                for r in range(m):
+                    t += R[r]
+                if t != 0.0:
+                    p_nk[b, c] += t
+                    for j in range(d):
+                        a = means[c, j]
+                        u = 0.0
+                        q = 0.0
+                        for r in range(m):
+                            e = XT[j, r] - a
+                            y = R[r] * e
+                            u += y
+                            q += y * e
+                        p_s1[b, c, j] += u
+                        p_s2[b, c, 0, j] += q
+        if mode != ROWS:
+            p_ll[b] = ll
+            p_ch[b] = ch
 
 
 @kernel
@@ -705,11 +724,15 @@ def gauss_mstep_full(nk, s1, s2, old_means, old_cov, old_pchol, reg, tied, cente
             for j in range(d):
                 means[c, j] = old_means[c, j] + s1[c, j] / nka
         else:
-            means[c] = old_means[c]
+            for j in range(d):
+                means[c, j] = old_means[c, j]
     if tied:
         # S2 about z minus each component's offset from z (cross terms included exactly).
         tot = 0.0
-        acc = s2[0].copy()
+        acc = np.empty((d, d))
+        for j in range(d):
+            for l in range(d):
+                acc[j, l] = s2[0, j, l]
         for c in range(k):
             tot += nk[c] + tiny
             for j in range(d):
@@ -731,8 +754,12 @@ def gauss_mstep_full(nk, s1, s2, old_means, old_cov, old_pchol, reg, tied, cente
         return 0
     for c in range(k):
         if not nk[c] > 0.0:
-            cov[c] = old_cov[c]
-            pchol[c] = old_pchol[c]
+            # element loops, not cov[c] = old_cov[c]: a slice assignment compiles Numba's
+            # shape-mismatch error message (string formatting, seconds of compile time)
+            for j in range(d):
+                for l in range(d):
+                    cov[c, j, l] = old_cov[c, j, l]
+                    pchol[c, j, l] = old_pchol[c, j, l]
             pd = 0.0
             for j in range(d):
                 pd += math.log(pchol[c, j, j])
@@ -762,8 +789,9 @@ def gauss_mstep_diag(nk, s1, s2, old_means, old_var, reg, spherical, means, var,
     tiny = 10.0 * np.finfo(np.float64).eps
     for c in range(k):
         if not nk[c] > 0.0:
-            means[c] = old_means[c]
-            var[c] = old_var[c]
+            for j in range(d):
+                means[c, j] = old_means[c, j]
+                var[c, j] = old_var[c, j]
         else:
             nka = nk[c] + tiny
             mean_var = 0.0
@@ -789,19 +817,20 @@ def gauss_mstep_diag(nk, s1, s2, old_means, old_var, reg, spherical, means, var,
 
 
 @kernel
-def check_finite(X):
-    """First (row, col) holding NaN or infinity, or (-1, -1)."""
-    n, d = X.shape
-    for i in range(n):
-        for j in range(d):
-            if not math.isfinite(X[i, j]):
-                return i, j
+def check_finite(XS, XD):
+    """First (row, col) of the data (float32 ``XS`` or float64 ``XD``, the other empty)
+    holding NaN or infinity, or (-1, -1)."""
+    if XD.shape[0] > 0:
+        for i in range(XD.shape[0]):
+            for j in range(XD.shape[1]):
+                if not math.isfinite(XD[i, j]):
+                    return i, j
+    else:
+        for i in range(XS.shape[0]):
+            for j in range(XS.shape[1]):
+                if not math.isfinite(XS[i, j]):
+                    return i, j
     return -1, -1
 
 
-@kernel
-def gauss_log_density(X, means, prec, log_det, full, out):
-    """``out[i, c]`` = log N(x_i | mean_c, .) in the form given by ``full`` (see gauss_pass)."""
-    gauss_rows(X, zeros((means.shape[0],)), means, prec, log_det, plain(full), zeros((0,)),
-               zeros((0, 0)), izeros(0), out)
-    return out
+CHECK_SIGNATURE = data()

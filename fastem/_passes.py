@@ -1,0 +1,489 @@
+"""Runs the compiled block kernels: the Python side of every pass over the data.
+
+Each pass kernel in :mod:`fastem._kernels` processes a range of fixed row blocks on the
+calling thread and writes each block's partial statistics into its own slot.  Here the
+block range is split into contiguous pieces, one per thread, the pieces run on a thread
+pool (the kernels release the GIL), and the slots are added in block order.  The blocks
+depend on the data's shape only, so results are bit-identical for any number of threads.
+
+Why threads from Python rather than Numba's ``prange``: a parallel Numba function is a
+second, larger compilation of the loop it wraps (the parfor machinery plus a copy of the
+serial kernel in every caller), which made up most of fastem's cold start; and a plain
+thread pool needs no threading layer, so a forked child, a signal or a bounds-check
+exception behave as in any Python code.
+
+The number of threads: ``numba.get_num_threads()`` when Numba's thread pool has been
+started (so ``numba.set_num_threads`` keeps working), else ``NUMBA_NUM_THREADS``;
+``FASTEM_SERIAL=1`` in the environment runs everything on the calling thread.
+"""
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
+import numpy as np
+from numba.core import config
+
+from ._kernels import binomial as _kb
+from ._kernels import gaussian as _kg
+from ._kernels import kmeans as _kk
+from ._kernels._common import CHUNK, ROWS
+from ._kernels._jit import prepared
+
+EMPTY_F64 = np.empty(0)
+EMPTY_I32 = np.empty(0, dtype=np.int32)
+EMPTY_I64 = np.empty(0, dtype=np.int64)
+_EMPTY_2D = np.empty((0, 0))
+_NO_F32 = {}  # (d,) -> empty float32 (0, d) array
+_NO_F64 = {}
+
+BINOMIAL_BLOCK = 4096  # rows per block of the binomial kernels
+ROWS_BLOCK = 16 * CHUNK  # rows per block for per-row outputs (any size gives the same bits)
+
+_pool = None
+_pool_size = 0
+_pool_pid = None
+_pool_lock = threading.Lock()
+
+
+def _after_fork_in_child():
+    # Another thread may have held the lock at the fork; the pool's threads are gone.
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def numba_threads():
+    """This thread's ``numba.get_num_threads()`` if Numba's thread pool is running, else None
+    (asking would start it)."""
+    try:
+        from numba.np.ufunc import parallel
+
+        if parallel._is_initialized:
+            return numba.get_num_threads()
+    except Exception:  # an unknown Numba internal layout: fall back to the configuration
+        pass
+    return None
+
+
+def n_threads():
+    """Threads a pass may use (see the module docstring)."""
+    if os.environ.get("FASTEM_SERIAL", "0") not in ("", "0"):
+        return 1
+    t = numba_threads()
+    return max(1, int(config.NUMBA_NUM_THREADS if t is None else t))
+
+
+def _executor(size):
+    global _pool, _pool_size, _pool_pid
+    with _pool_lock:
+        if _pool is None or _pool_size < size or _pool_pid != os.getpid():
+            # A pool inherited through fork has no threads: make a new one.
+            _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="fastem-pass")
+            _pool_size, _pool_pid = size, os.getpid()
+        return _pool
+
+
+def run_blocks(kernel, nb, *args):
+    """``kernel(b0, b1, *args)`` over blocks 0..nb, split into contiguous ranges on threads."""
+    t = min(n_threads(), nb)
+    if t <= 1:
+        kernel(0, nb, *args)
+        return
+    cuts = [nb * i // t for i in range(t + 1)]
+    pool = _executor(t)
+    futures = [pool.submit(kernel, cuts[i], cuts[i + 1], *args) for i in range(1, t)]
+    try:
+        kernel(cuts[0], cuts[1], *args)  # the calling thread takes the first range
+    finally:
+        errors = []
+        for f in futures:
+            try:
+                f.result()
+            except BaseException as exc:  # noqa: PERF203 - wait for every range
+                errors.append(exc)
+    if errors:
+        raise errors[0]
+
+
+def sum_blocks(p):
+    """Sum over the first axis, block 0 first: the same bits whatever the thread count
+    (and the same as the compiled ``_common.sum_blocks``)."""
+    out = np.zeros(p.shape[1:], dtype=p.dtype)
+    for b in range(p.shape[0]):
+        out += p[b]
+    return out
+
+
+def slots(X):
+    """The data in the kernels' two slots: (float32 array, float64 array), one empty."""
+    d = X.shape[1]
+    if X.dtype == np.float64:
+        no = _NO_F32.get(d)
+        if no is None:
+            no = _NO_F32[d] = np.empty((0, d), dtype=np.float32)
+        return no, X
+    no = _NO_F64.get(d)
+    if no is None:
+        no = _NO_F64[d] = np.empty((0, d))
+    return X, no
+
+
+def _seed(seed):
+    return np.uint64(int(seed) % (1 << 64))
+
+
+def _f64(a):
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
+# --------------------------------------------------------------------------- Gaussian
+_GAUSS = {"full": _kg.gauss_full, "tied": _kg.gauss_tied, "diag": _kg.gauss_diag}
+
+
+def gauss_kernel(form):
+    """The compiled pass kernel for a precision form ("full", "tied" or "diag")."""
+    return prepared(_GAUSS[form], _kg.PASS_SIGNATURE)
+
+
+def block_rows(n, k, d, ks):
+    """Rows per block (see ``_common.block_rows``; the same numbers in plain Python)."""
+    per_block = 8 * (k + k * d + ks * d * d)
+    nb_max = min(128, max(4, (4 << 20) // per_block))
+    return max(256, (n + nb_max - 1) // nb_max)
+
+
+def gauss_pass(X, w, log_weights, means, prec, log_det, full, mode, seed, stream, labels,
+               block, tied, center):
+    """One EM pass over X; returns (nk, s1, s2, sq, loglik, n_changed).
+
+    ``full``: ``prec`` holds (k, d, d) upper-triangular Cholesky factors of the precisions
+    ((1, d, d) when ``tied``), otherwise (k, 1, d) inverse standard deviations.  ``s2``:
+    (k, d, d) about each component's mean (full), (1, d, d) about ``center`` (tied),
+    (0, d, d) for the diagonal forms, whose squares come in ``sq`` (k, d) ((0, d) else).
+    """
+    n, d = X.shape
+    k = means.shape[0]
+    form = ("tied" if tied else "full") if full else "diag"
+    ks = (1 if tied else k) if full else k
+    nb = (n + block - 1) // block
+    p_nk = np.zeros((nb, k))
+    p_s1 = np.zeros((nb, k, d))
+    p_s2 = np.zeros((nb, ks, d, d) if full else (nb, k, 1, d))
+    p_ll = np.zeros(nb)
+    p_ch = np.zeros(nb, dtype=np.int64)
+    XS, XD = slots(X)
+    run_blocks(gauss_kernel(form), nb, block, XS, XD, w, log_weights, means, prec, log_det,
+               center, int(mode), _seed(seed), int(stream), labels, p_nk, p_s1, p_s2, p_ll,
+               p_ch, EMPTY_F64, _EMPTY_2D, EMPTY_I64, _EMPTY_2D)
+    nk, s1, s2 = sum_blocks(p_nk), sum_blocks(p_s1), sum_blocks(p_s2)
+    if full:
+        for c in range(ks):  # mirror the upper triangle
+            s2[c] = np.triu(s2[c]) + np.triu(s2[c], 1).T
+        sq = np.zeros((0, d))
+    else:
+        sq, s2 = s2[:, 0, :], np.zeros((0, d, d))
+    return nk, s1, s2, sq, float(sum_blocks(p_ll)), int(sum_blocks(p_ch))
+
+
+def gauss_rows(X, log_weights, means, prec, log_det, full, out_ll, out_resp, out_labels,
+               out_logd):
+    """Per-row outputs at fixed parameters; each is skipped when passed empty.
+
+    ``out_ll`` (n,) log-likelihood, ``out_resp`` (n, k) posterior, ``out_labels`` (n,)
+    int64 argmax, ``out_logd`` (n, k) log weight + log density (``log_weights`` of zeros
+    give the plain densities).  ``prec`` as in :func:`gauss_pass`; (1, d, d) for a full
+    form with k > 1 is a shared (tied) factor.
+    """
+    n, d = X.shape
+    k = means.shape[0]
+    form = ("tied" if prec.shape[0] != k else "full") if full else "diag"
+    XS, XD = slots(X)
+    nb = (n + ROWS_BLOCK - 1) // ROWS_BLOCK
+    run_blocks(gauss_kernel(form), nb, ROWS_BLOCK, XS, XD, EMPTY_F64, log_weights, means, prec,
+               log_det, EMPTY_F64, ROWS, np.uint64(0), 0, EMPTY_I32, _EMPTY_2D,
+               np.zeros((0, 0, 0)), np.zeros((0, 0, 0, 0)), EMPTY_F64, EMPTY_I64, out_ll,
+               out_resp, out_labels, out_logd)
+
+
+def check_finite(X):
+    """First (row, col) of X holding NaN or infinity, or (-1, -1)."""
+    i, j = prepared(_kg.check_finite, _kg.CHECK_SIGNATURE)(*slots(X))
+    return int(i), int(j)
+
+
+# --------------------------------------------------------------------------- k-means
+def kmeanspp(X, rows, w, k, n_trials, uniforms):
+    """Greedy k-means++ over the rows ``rows`` of X; returns (k,) row indices into X."""
+    f = prepared(_kk.kmeanspp, _kk.KMEANSPP_SIGNATURE)
+    return f(*slots(X), rows, w, int(k), int(n_trials), uniforms)
+
+
+def lloyd_pass(X, w, centers, labels, block):
+    """Assign rows to their nearest centre (``labels`` updated) and sum the new centres.
+
+    Returns (counts (k,), sums (k, d), inertia, n_changed), blocks added in a fixed order.
+    """
+    n, d = X.shape
+    k = centers.shape[0]
+    nb = (n + block - 1) // block
+    p_cnt, p_sum = np.zeros((nb, k)), np.zeros((nb, k, d))
+    p_in, p_ch = np.zeros(nb), np.zeros(nb, dtype=np.int64)
+    run_blocks(prepared(_kk.lloyd_blocks, _kk.LLOYD_SIGNATURE), nb, block, *slots(X), w,
+               centers, labels, p_cnt, p_sum, p_in, p_ch)
+    return (sum_blocks(p_cnt), sum_blocks(p_sum), float(sum_blocks(p_in)),
+            int(sum_blocks(p_ch)))
+
+
+def column_moments(X, w, block):
+    """Weighted column means and variances (d,), two fixed-order passes."""
+    n, d = X.shape
+    nb = (n + block - 1) // block
+    kernel = prepared(_kk.moment_blocks, _kk.MOMENT_SIGNATURE)
+    XS, XD = slots(X)
+    p, pw = np.zeros((nb, d)), np.zeros(nb)
+    run_blocks(kernel, nb, block, XS, XD, w, EMPTY_F64, p, pw)
+    tot = sum_blocks(pw)
+    mean = sum_blocks(p) / tot
+    q = np.zeros((nb, d))
+    run_blocks(kernel, nb, block, XS, XD, w, mean, q, pw)
+    return mean, sum_blocks(q) / tot
+
+
+# --------------------------------------------------------------------------- binomial
+def _binom_slots(X, T):
+    XS, XD = slots(X)
+    TS, TD = slots(T)
+    return XS, XD, TS, TD
+
+
+def log_pq(probs):
+    """(log p, log(1 - p)) for a (k, d) array of probabilities (compiled, so that compiled
+    callers of the public kernels get the same bits)."""
+    return _kb.log_pq(_f64(probs))
+
+
+def binomial_pass(X, T, w, log_weights, probs, mode, seed, stream, labels, block):
+    """One EM pass; returns ``(nk (k,), sum_x (k, d), sum_t (k, d), loglik, n_changed)``
+    (the log-likelihood without the binomial coefficients)."""
+    n, d = X.shape
+    k = probs.shape[0]
+    lp, lq = log_pq(probs)
+    nb = (n + block - 1) // block
+    p_nk, p_sx, p_sf = np.zeros((nb, k)), np.zeros((nb, k, d)), np.zeros((nb, k, d))
+    p_ll, p_ch = np.zeros(nb), np.zeros(nb, dtype=np.int64)
+    run_blocks(prepared(_kb.binomial_blocks, _kb.PASS_SIGNATURE), nb, block,
+               *_binom_slots(X, T), w, log_weights, lp, lq, False, int(mode), _seed(seed),
+               int(stream), labels, p_nk, p_sx, p_sf, p_ll, p_ch, EMPTY_F64, _EMPTY_2D,
+               EMPTY_I64, _EMPTY_2D)
+    sx = sum_blocks(p_sx)
+    return (sum_blocks(p_nk), sx, sx + sum_blocks(p_sf), float(sum_blocks(p_ll)),
+            int(sum_blocks(p_ch)))
+
+
+def binomial_rows(X, T, log_weights, probs, with_coef, out_ll, out_resp, out_labels, out_logd):
+    """Per-row outputs at fixed parameters (see the kernel); each skipped when empty."""
+    n = X.shape[0]
+    lp, lq = log_pq(probs)
+    nb = (n + ROWS_BLOCK - 1) // ROWS_BLOCK
+    run_blocks(prepared(_kb.binomial_blocks, _kb.PASS_SIGNATURE), nb, ROWS_BLOCK,
+               *_binom_slots(X, T), EMPTY_F64, log_weights, lp, lq, bool(with_coef), ROWS,
+               np.uint64(0), 0, EMPTY_I32, _EMPTY_2D, np.zeros((0, 0, 0)), np.zeros((0, 0, 0)),
+               EMPTY_F64, EMPTY_I64, out_ll, out_resp, out_labels, out_logd)
+
+
+def binomial_log_coef_sum(X, T, w, block):
+    """``sum_i w_i sum_j log C(t_ij, x_ij)`` with a fixed-order block reduction."""
+    n = X.shape[0]
+    nb = (n + block - 1) // block
+    part = np.zeros(nb)
+    run_blocks(prepared(_kb.coef_blocks, _kb.COEF_SIGNATURE), nb, block, *_binom_slots(X, T),
+               w, part)
+    return float(sum_blocks(part))
+
+
+def check_counts(X, T):
+    """First problem in counts X against trials T as (code, row, col); see the kernel."""
+    code, i, j = prepared(_kb.check_counts, _kb.CHECK_SIGNATURE)(*_binom_slots(X, T))
+    return int(code), int(i), int(j)
+
+
+def row_code_weights(X, T, w, x_radix, t_radix, n_codes):
+    """Sum of row weights per distinct row code (see the kernel)."""
+    return prepared(_kb.row_code_weights, _kb.CODES_SIGNATURE)(
+        *_binom_slots(X, T), w, x_radix, t_radix, int(n_codes))
+
+
+# --------------------------------------------------------------------------- compiled code
+# The same passes for code compiled by Numba (the public kernels inside a user's @njit
+# function): every block on the calling thread, partials added in the same order, so the
+# results are the same bits as from Python.  The precision form must be known while
+# typing: ``full`` and ``tied`` are then constants (Literal[bool]).
+from numba import types as _t  # noqa: E402
+from numba.core.errors import TypingError as _TypingError  # noqa: E402
+from numba.extending import overload as _overload, register_jitable as _jitable  # noqa: E402
+
+from ._kernels._common import block_rows as _block_rows_c  # noqa: E402
+from ._kernels._common import sum_blocks as _sum_c  # noqa: E402
+
+
+def _literal(flag, name):
+    if isinstance(flag, _t.BooleanLiteral):
+        return flag.literal_value
+    if isinstance(flag, (bool, np.bool_)):
+        return bool(flag)
+    raise _TypingError(f"{name} must be a constant (True or False) in compiled code")
+
+
+def _slot_makers(X):
+    """Compiled (XS, XD) builders for an X of this Numba type."""
+    if X.dtype == _t.float64:
+        @_jitable
+        def make(X):
+            return np.empty((0, X.shape[1]), dtype=np.float32), X
+    else:
+        @_jitable
+        def make(X):
+            return X, np.empty((0, X.shape[1]))
+    return make
+
+
+@_jitable
+def _mirror(s2):
+    for c in range(s2.shape[0]):
+        for j in range(s2.shape[1]):
+            for l in range(j + 1, s2.shape[2]):
+                s2[c, l, j] = s2[c, j, l]
+    return s2
+
+
+@_overload(gauss_pass)
+def _gauss_pass_c(X, w, log_weights, means, prec, log_det, full, mode, seed, stream, labels,
+                  block, tied, center):
+    full_v, tied_v = _literal(full, "full"), _literal(tied, "tied")
+    form = ("tied" if tied_v else "full") if full_v else "diag"
+    kern = gauss_kernel(form)
+    make = _slot_makers(X)
+
+    def impl(X, w, log_weights, means, prec, log_det, full, mode, seed, stream, labels, block,
+             tied, center):
+        n, d = X.shape
+        k = means.shape[0]
+        ks = (1 if tied_v else k) if full_v else k
+        nb = (n + block - 1) // block
+        p_nk = np.zeros((nb, k))
+        p_s1 = np.zeros((nb, k, d))
+        p_s2 = np.zeros((nb, ks, d, d) if full_v else (nb, k, 1, d))
+        p_ll = np.zeros(nb)
+        p_ch = np.zeros(nb, dtype=np.int64)
+        XS, XD = make(X)
+        kern(0, nb, block, XS, XD, w, log_weights, means, prec, log_det, center, mode,
+             np.uint64(seed), stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, np.empty(0),
+             np.empty((0, 0)), np.empty(0, dtype=np.int64), np.empty((0, 0)))
+        nk = _sum_c(p_nk)
+        s1 = _sum_c(p_s1)
+        s2 = _sum_c(p_s2)
+        if full_v:
+            return nk, s1, _mirror(s2), np.zeros((0, d)), _sum_c(p_ll)[()], _sum_c(p_ch)[()]
+        return (nk, s1, np.zeros((0, d, d)), s2.reshape((k, d)), _sum_c(p_ll)[()],
+                _sum_c(p_ch)[()])
+
+    return impl
+
+
+@_overload(gauss_rows)
+def _gauss_rows_c(X, log_weights, means, prec, log_det, full, out_ll, out_resp, out_labels,
+                  out_logd):
+    full_v = _literal(full, "full")
+    kernels = (gauss_kernel("full"), gauss_kernel("tied")) if full_v else (
+        gauss_kernel("diag"), gauss_kernel("diag"))
+    k_own, k_shared = kernels
+    make = _slot_makers(X)
+
+    def impl(X, log_weights, means, prec, log_det, full, out_ll, out_resp, out_labels,
+             out_logd):
+        n = X.shape[0]
+        nb = (n + ROWS_BLOCK - 1) // ROWS_BLOCK
+        XS, XD = make(X)
+        p0, p1, p2 = np.empty((0, 0)), np.empty((0, 0, 0)), np.empty((0, 0, 0, 0))
+        w0, no_lab, no_ch = np.empty(0), np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int64)
+        if prec.shape[0] != means.shape[0]:  # one shared factor (two calls: a kernel chosen
+            k_shared(0, nb, ROWS_BLOCK, XS, XD, w0, log_weights, means, prec, log_det,  # at
+                     w0, ROWS, np.uint64(0), 0, no_lab, p0, p1, p2, w0, no_ch, out_ll,  # run
+                     out_resp, out_labels, out_logd)  # time would be a first-class function)
+        else:
+            k_own(0, nb, ROWS_BLOCK, XS, XD, w0, log_weights, means, prec, log_det, w0, ROWS,
+                  np.uint64(0), 0, no_lab, p0, p1, p2, w0, no_ch, out_ll, out_resp, out_labels,
+                  out_logd)
+
+    return impl
+
+
+@_overload(binomial_pass)
+def _binomial_pass_c(X, T, w, log_weights, probs, mode, seed, stream, labels, block):
+    kern = prepared(_kb.binomial_blocks, _kb.PASS_SIGNATURE)
+    make = _slot_makers(X)
+
+    def impl(X, T, w, log_weights, probs, mode, seed, stream, labels, block):
+        n, d = X.shape
+        k = probs.shape[0]
+        lp, lq = _kb.log_pq(np.ascontiguousarray(probs).astype(np.float64))
+        nb = (n + block - 1) // block
+        p_nk = np.zeros((nb, k))
+        p_sx = np.zeros((nb, k, d))
+        p_sf = np.zeros((nb, k, d))
+        p_ll = np.zeros(nb)
+        p_ch = np.zeros(nb, dtype=np.int64)
+        XS, XD = make(X)
+        TS, TD = make(T)
+        kern(0, nb, block, XS, XD, TS, TD, w, log_weights, lp, lq, False, mode,
+             np.uint64(seed), stream, labels, p_nk, p_sx, p_sf, p_ll, p_ch, np.empty(0),
+             np.empty((0, 0)), np.empty(0, dtype=np.int64), np.empty((0, 0)))
+        sx = _sum_c(p_sx)
+        return _sum_c(p_nk), sx, sx + _sum_c(p_sf), _sum_c(p_ll)[()], _sum_c(p_ch)[()]
+
+    return impl
+
+
+@_overload(binomial_rows)
+def _binomial_rows_c(X, T, log_weights, probs, with_coef, out_ll, out_resp, out_labels,
+                     out_logd):
+    kern = prepared(_kb.binomial_blocks, _kb.PASS_SIGNATURE)
+    make = _slot_makers(X)
+
+    def impl(X, T, log_weights, probs, with_coef, out_ll, out_resp, out_labels, out_logd):
+        n = X.shape[0]
+        lp, lq = _kb.log_pq(np.ascontiguousarray(probs).astype(np.float64))
+        nb = (n + ROWS_BLOCK - 1) // ROWS_BLOCK
+        XS, XD = make(X)
+        TS, TD = make(T)
+        kern(0, nb, ROWS_BLOCK, XS, XD, TS, TD, np.empty(0), log_weights, lp, lq,
+             with_coef != False, ROWS, np.uint64(0), 0, np.empty(0, dtype=np.int32),  # noqa: E712
+             np.empty((0, 0)), np.empty((0, 0, 0)), np.empty((0, 0, 0)), np.empty(0),
+             np.empty(0, dtype=np.int64), out_ll, out_resp, out_labels, out_logd)
+
+    return impl
+
+
+@_overload(binomial_log_coef_sum)
+def _binomial_coef_c(X, T, w, block):
+    kern = prepared(_kb.coef_blocks, _kb.COEF_SIGNATURE)
+    make = _slot_makers(X)
+
+    def impl(X, T, w, block):
+        nb = (X.shape[0] + block - 1) // block
+        part = np.zeros(nb)
+        XS, XD = make(X)
+        TS, TD = make(T)
+        kern(0, nb, block, XS, XD, TS, TD, w, part)
+        return _sum_c(part)[()]
+
+    return impl
+
+
+@_overload(block_rows)
+def _block_rows_ol(n, k, d, ks):
+    return lambda n, k, d, ks: _block_rows_c(n, k, d, ks)
