@@ -1,9 +1,18 @@
 """Compile (or load from Numba's on-disk cache) every kernel before it is needed."""
 
+import json
+import os
+import subprocess
+import sys
 import time
 import warnings
 
 import numpy as np
+
+# With two processes, this share is compiled by a child into the on-disk cache while the
+# caller compiles the rest (about half of the compile time each).
+_CHILD_SHARE = ("gaussian pass (tied)", "gaussian pass (diag, spherical)", "binomial pass",
+                "binomial coefficients", "count check", "row codes", "binomial M-step")
 
 
 def _fixed_kernels():
@@ -27,7 +36,34 @@ def _fixed_kernels():
     ]
 
 
-def warmup(dtypes=(np.float32, np.float64), kernels=True, verbose=False):
+def _compile_named(names, verbose=False):
+    """Compile the fixed kernels (and compiled M-steps) called ``names``."""
+    from ._kernels._jit import prepared
+
+    for name, fn, sig in _fixed_kernels():
+        if name in names:
+            t0 = time.perf_counter()
+            prepared(fn, sig)
+            if verbose:
+                print(f"fastem.warmup: {name} ready in {time.perf_counter() - t0:.1f} s",
+                      flush=True)
+    if "binomial M-step" in names:
+        _binomial_fit()
+
+
+def _start_child(names, verbose):
+    """A child process compiling ``names`` into the cache, or None if it cannot start."""
+    code = ("import sys, json; sys.path[:0] = json.loads(sys.argv[1]); "
+            "from fastem._warmup import _compile_named; "
+            "_compile_named(json.loads(sys.argv[2]), json.loads(sys.argv[3]))")
+    try:
+        return subprocess.Popen([sys.executable, "-c", code, json.dumps(sys.path),
+                                 json.dumps(list(names)), json.dumps(bool(verbose))])
+    except OSError:
+        return None
+
+
+def warmup(dtypes=(np.float32, np.float64), kernels=True, verbose=False, jobs=None):
     """Compile (or load from the on-disk cache) every kernel up front.
 
     Call it once, e.g. at service start-up or while building a container image
@@ -43,6 +79,11 @@ def warmup(dtypes=(np.float32, np.float64), kernels=True, verbose=False):
         Also prepare the public functions of :mod:`fastem.kernels`.
     verbose : bool, default=False
         Print what is being compiled and how long it took.
+    jobs : int, default=None
+        Processes compiling at once: 1 or 2 (None: 2 when the machine has two cores or
+        more).  With 2, a child process compiles about half of the kernels into Numba's
+        on-disk cache (``NUMBA_CACHE_DIR`` or ``__pycache__``) while this process compiles
+        the rest; should the child fail, this process compiles its share too.
 
     Returns
     -------
@@ -59,13 +100,33 @@ def warmup(dtypes=(np.float32, np.float64), kernels=True, verbose=False):
         if verbose:
             print(f"fastem.warmup: {name} ready in {time.perf_counter() - t0:.1f} s", flush=True)
 
-    for name, fn, sig in _fixed_kernels():
-        step(name, prepared, fn, sig)
+    from numba.core import config
+
+    if jobs is None:
+        jobs = 2 if (os.cpu_count() or 1) >= 2 else 1
+    child = None
+    if jobs > 1 and not config.DISABLE_JIT:
+        child = _start_child(_CHILD_SHARE, verbose)
+    mine = [n for n, _, _ in _fixed_kernels() if child is None or n not in _CHILD_SHARE]
+    _compile_named(mine, verbose)
+    if child is not None:
+        child.wait()
+    for name, fn, sig in _fixed_kernels():  # the child's share: now loaded from the cache
+        prepared(fn, sig)
     step("M-steps and the rest of the estimators", _estimators)
     if kernels:
         for dtype in dtypes:
             step(f"public kernels ({np.dtype(dtype)})", _public_kernels, np.dtype(dtype))
     return time.perf_counter() - t_start
+
+
+def _binomial_fit():
+    from .binomial import BinomialMixture
+
+    counts = np.random.default_rng(0).integers(0, 4, size=(12, 2)).astype(np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        BinomialMixture(2, trials=3, max_iter=2, random_state=0).fit(counts)
 
 
 def _estimators():

@@ -23,9 +23,9 @@ outside the arrays.
 
 Parameters (weights, means, precisions, probabilities) may be any real dtype and memory
 layout: they are copied to C-contiguous float64 (k-sized, so this costs nothing).  Data
-arrays (``X``, ``trials``, ``sample_weight``, ``labels``) are used in place, in any layout;
-C-contiguous data is fastest, and every other layout (or a read-only array) compiles a
-specialisation of its own on first use.
+arrays (``X``, ``trials``, ``sample_weight``, ``labels``) are used in place, in any layout
+and read-only or not (except ``labels``, which is written): the compiled kernels take
+every layout, so no combination compiles anything new.
 
 Conventions
 -----------
@@ -73,7 +73,11 @@ from numba.extending import overload
 
 from . import _passes
 from ._kernels._common import HARD, SOFT, STOCHASTIC
-from ._kernels._jit import kernel
+from numba.extending import register_jitable
+
+# The argument checks are plain Python for a Python call (nothing to compile) and are
+# compiled into the caller's code when called from a user's @njit function.
+_checks = register_jitable
 
 __all__ = [
     "SOFT",
@@ -150,28 +154,28 @@ def _first_problem(func, checks):
 
 
 # --------------------------------------------------------------------------- value checks
-@kernel
+@_checks
 def _need_rows(func, X):
     if X.shape[1] < 1:
         raise ValueError(func + ": X must have at least one column; got shape (" +
                          str(X.shape[0]) + ", 0)")
 
 
-@kernel
+@_checks
 def _need_optional_rows(func, name, length, n):
     if length != 0 and length != n:
         raise ValueError(func + ": " + name + " has length " + str(length) + " but X has " +
                          str(n) + " rows (pass an empty array to leave it out)")
 
 
-@kernel
+@_checks
 def _need_mode(func, mode):
     if mode != SOFT and mode != HARD and mode != STOCHASTIC:
         raise ValueError(func + ": mode must be SOFT (0), HARD (1) or STOCHASTIC (2); got " +
                          str(mode))
 
 
-@kernel
+@_checks
 def _need_shape(func, name, got, want):
     """``got``, ``want``: tuples of the same length (the ranks were checked while typing)."""
     same = True
@@ -188,7 +192,7 @@ def _need_shape(func, name, got, want):
                          "means/probs; got (" + g + ")")
 
 
-@kernel
+@_checks
 def _weights(func, weights, k):
     """(k,) float64 copy of the mixing weights: finite, >= 0, not all zero."""
     if weights.shape[0] != k:
@@ -205,18 +209,16 @@ def _weights(func, weights, k):
     return w
 
 
-@kernel
+@_checks
 def _finite_params(func, name, a):
     """C-contiguous float64 copy of a parameter array whose entries must be finite."""
     out = np.ascontiguousarray(a).astype(np.float64)
-    flat = out.reshape(-1)
-    for i in range(flat.shape[0]):
-        if not np.isfinite(flat[i]):
-            raise ValueError(func + ": " + name + " contains NaN or infinity")
+    if not np.all(np.isfinite(out)):
+        raise ValueError(func + ": " + name + " contains NaN or infinity")
     return out
 
 
-@kernel
+@_checks
 def _triangular(func, prec):
     """Checked (kp, d, d) factors: a positive diagonal (the log-determinant is its sum)."""
     for c in range(prec.shape[0]):
@@ -226,25 +228,21 @@ def _triangular(func, prec):
     return prec
 
 
-@kernel
+@_checks
 def _positive(func, name, a):
-    flat = a.reshape(-1)
-    for i in range(flat.shape[0]):
-        if not flat[i] > 0.0:
-            raise ValueError(func + ": " + name + " must be > 0")
+    if not np.all(a > 0.0):
+        raise ValueError(func + ": " + name + " must be > 0")
     return a
 
 
-@kernel
+@_checks
 def _probabilities(func, probs):
-    flat = probs.reshape(-1)
-    for i in range(flat.shape[0]):
-        if not (flat[i] > 0.0 and flat[i] < 1.0):
-            raise ValueError(func + ": probs must lie strictly between 0 and 1")
+    if not (np.all(probs > 0.0) and np.all(probs < 1.0)):
+        raise ValueError(func + ": probs must lie strictly between 0 and 1")
     return probs
 
 
-@kernel
+@_checks
 def _log_det_tri(prec_chol):
     kp, d = prec_chol.shape[0], prec_chol.shape[1]
     out = np.zeros(kp)
@@ -274,10 +272,10 @@ def _public(typer):
     ``typer`` maps argument types to an implementation (the checks, then the private
     kernel) or to a raiser.  Inside a user's compiled function, a call resolves through
     Numba's overload machinery to that implementation.  From Python, the same
-    implementation runs as Python around the compiled checks and the private kernel, so
-    a Python call compiles nothing beyond the private kernels the estimators use (a
-    compiled wrapper would re-link and re-optimise the whole pass kernel, ~20 s per
-    argument-type combination).
+    implementation runs as Python (the checks are plain Python there) around the compiled
+    pass kernels the estimators use, so a Python call compiles nothing (a compiled
+    wrapper would re-link and re-optimise the whole pass kernel, ~20 s per argument-type
+    combination).
     """
 
     def wrap(f):
@@ -304,7 +302,7 @@ def _public(typer):
 
 
 # --------------------------------------------------------------------------- Gaussian
-@kernel
+@_checks
 def _means(func, X, means):
     _need_rows(func, X)
     d = X.shape[1]
@@ -317,7 +315,7 @@ def _means(func, X, means):
 
 # Per covariance type: checked float64 copies (means (k, d), precision factors in the
 # private kernels' form, log_det (k,)).
-@kernel
+@_checks
 def _params_full(func, X, means, prec_chol):
     mu = _means(func, X, means)
     k, d = mu.shape
@@ -326,7 +324,7 @@ def _params_full(func, X, means, prec_chol):
     return mu, p3, _log_det_tri(p3)
 
 
-@kernel
+@_checks
 def _params_tied(func, X, means, prec_chol):
     mu = _means(func, X, means)
     k, d = mu.shape
@@ -335,7 +333,7 @@ def _params_tied(func, X, means, prec_chol):
     return mu, p3, np.full(k, _log_det_tri(p3)[0])
 
 
-@kernel
+@_checks
 def _params_diag(func, X, means, prec_chol):
     mu = _means(func, X, means)
     k, d = mu.shape
@@ -344,7 +342,7 @@ def _params_diag(func, X, means, prec_chol):
     return mu, p.reshape((k, 1, d)), np.log(p).sum(axis=1)
 
 
-@kernel
+@_checks
 def _params_spherical(func, X, means, prec_chol):
     mu = _means(func, X, means)
     k, d = mu.shape
@@ -427,17 +425,17 @@ def _gauss_overloads(ct):
     return density_ol, step_ol
 
 
-@kernel
+@_checks
 def _full_moments(s2, sq):
     return s2
 
 
-@kernel
+@_checks
 def _tied_moments(s2, sq):
     return s2[0]
 
 
-@kernel
+@_checks
 def _diag_moments(s2, sq):
     return sq
 
@@ -536,7 +534,7 @@ def gaussian_em_step_spherical(X, sample_weight, weights, means, prec_chol, mode
 
 
 # --------------------------------------------------------------------------- binomial
-@kernel(inline="always")
+@_checks
 def _trials(func, X, trials):
     n, d = X.shape
     tn, td = trials.shape
@@ -545,7 +543,7 @@ def _trials(func, X, trials):
                          ", 1 or " + str(d) + "); got (" + str(tn) + ", " + str(td) + ")")
 
 
-@kernel(inline="always")
+@_checks
 def _probs(func, X, probs):
     _need_rows(func, X)
     if probs.shape[0] < 1 or probs.shape[1] != X.shape[1]:

@@ -97,7 +97,7 @@ def _chunk_rescue(XT, FT, m, log_weights, lp, lq, L, lost):
             continue
         lost[r] = 1
         n += 1
-        best = -1
+        best = np.int64(-1)  # not the literal -1: see find_lost
         best_s = -np.inf
         for c in range(k):
             if log_weights[c] == -np.inf:
@@ -162,16 +162,19 @@ def binomial_blocks(b0, b1, block, XS, XD, TS, TD, w, log_weights, lp, lq, with_
             m = min(CHUNK, hi - start)
             _load_chunk(XS, XD, TS, TD, start, m, tn, td, XT, FT)
             _chunk_log_joint(XT, FT, m, log_weights, lp, lq, L)
-            n_lost = find_lost(L, m, k, mx, lost)
-            if n_lost > 0:  # log joints beyond float64's range under every component
-                _chunk_rescue(XT, FT, m, log_weights, lp, lq, L, lost)
             if mode == ROWS:
+                n_lost = find_lost(L, m, k, mx, lost)
+                if n_lost > 0:  # log joints beyond float64's range under every component
+                    _chunk_rescue(XT, FT, m, log_weights, lp, lq, L, lost)
                 if with_coef:
                     _chunk_log_coef(XT, FT, m, coef)
                 chunk_outputs(L, m, k, start, coef, mx, acc, bits, lost, n_lost, out_ll,
                               out_resp, out_labels, out_logd)
                 continue
-            chunk_posterior(L, m, k, mx, acc, bits)
+            n_lost = chunk_posterior(L, m, k, mx, acc, bits)
+            if n_lost > 0:  # L was left as it was: repair the lost rows, then normalise
+                _chunk_rescue(XT, FT, m, log_weights, lp, lq, L, lost)
+                chunk_posterior(L, m, k, mx, acc, bits)
             cll, cch = chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels,
                                      track, mx, acc, cum, pick, lost, n_lost)
             ll += cll

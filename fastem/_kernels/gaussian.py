@@ -35,6 +35,7 @@ from ._jit import I32, I64, INT, REAL, SEED, data, kernel, ro, rw
 
 LOG_2PI = math.log(2.0 * math.pi)
 _DBL_MAX = np.finfo(np.float64).max
+_TEN_EPS = 10.0 * np.finfo(np.float64).eps  # added to nk in the M-step, as scikit-learn
 _TINY_SCALE = 2.0**-600
 
 
@@ -452,7 +453,7 @@ def _chunk_rescue(XT, m, log_weights, means, prec, L, lost):
             continue
         lost[r] = 1
         n += 1
-        best = -1
+        best = np.int64(-1)  # not the literal -1: see find_lost
         best_q = np.inf
         for c in range(k):
             if log_weights[c] == -np.inf:  # a component of weight 0 takes no rows
@@ -477,20 +478,28 @@ def _chunk_rescue(XT, m, log_weights, means, prec, L, lost):
 
 
 @kernel(inline="always")
-def _weigh_chunk(L, m, k, start, w, has_w, mode, seed, stream, labels, track, f, ib, n_lost,
-                 coef, out_ll, out_resp, out_labels, out_logd):
-    """After the log joints L of a chunk (lost rows repaired): per-row outputs when ``mode``
-    is ROWS (returns (0, 0)), else turn L into w_i times the mode's weights and return the
-    chunk's (weighted log-likelihood, label changes)."""
-    mx, acc, cum = f[0], f[1], f[2]
-    bits, pick, lost = ib[0], ib[1], ib[2]
+def _weigh_chunk(XT, m, k, start, w, has_w, log_weights, means, prec, mode, seed, stream,
+                 labels, track, L, mx, acc, cum, bits, pick, lost, coef, out_ll, out_resp,
+                 out_labels, out_logd):
+    """After the log joints L of a chunk: per-row outputs when ``mode`` is ROWS (returns
+    (0, 0, False)), else turn L into w_i times the mode's weights and return the chunk's
+    (weighted log-likelihood, label changes, True).  Lost rows (below float64's range
+    under every component) are repaired first.  The CHUNK-long scratch rows are made once
+    per kernel call, not per chunk: each view costs atomic reference-count updates."""
     if mode == ROWS:
+        n_lost = find_lost(L, m, k, mx, lost)
+        if n_lost > 0:
+            _chunk_rescue(XT, m, log_weights, means, prec, L, lost)
         chunk_outputs(L, m, k, start, coef, mx, acc, bits, lost, n_lost, out_ll, out_resp,
                       out_labels, out_logd)
-        return 0.0, 0
-    chunk_posterior(L, m, k, mx, acc, bits)
-    return chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels, track, mx, acc,
-                         cum, pick, lost, n_lost)
+        return 0.0, 0, False
+    n_lost = chunk_posterior(L, m, k, mx, acc, bits)
+    if n_lost > 0:  # L was left as it was: repair the lost rows, then normalise
+        _chunk_rescue(XT, m, log_weights, means, prec, L, lost)
+        chunk_posterior(L, m, k, mx, acc, bits)
+    ll, ch = chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels, track, mx,
+                           acc, cum, pick, lost, n_lost)
+    return ll, ch, True
 
 
 # The three pass kernels, one per precision form, all with the signature below.  Each runs
@@ -527,8 +536,11 @@ def gauss_full(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, cent
     XT = np.empty((d, CHUNK))
     Y = np.empty((d, CHUNK))
     L = np.empty((k, CHUNK))
-    f = np.zeros((3, CHUNK))  # coef = f[2] stays 0 for the per-row outputs
+    f = np.empty((3, CHUNK))
+    mx, acc, cum = f[0], f[1], f[2]
     ib = np.empty((3, CHUNK), dtype=np.int64)
+    bits, pick, lost = ib[0], ib[1], ib[2]
+    coef = np.zeros(CHUNK)  # no per-row constant in the Gaussian log density
     for b in range(b0, b1):
         lo = b * block
         hi = min(n, lo + block)
@@ -538,12 +550,11 @@ def gauss_full(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, cent
             m = min(CHUNK, hi - start)
             _load_chunk(XS, XD, start, m, XT)
             _log_joint_full(XT, m, log_weights, means, prec, log_det, Y, L)
-            n_lost = find_lost(L, m, k, f[0], ib[2])
-            if n_lost > 0:  # rows beyond float64's range under every component
-                _chunk_rescue(XT, m, log_weights, means, prec, L, ib[2])
-            cll, cch = _weigh_chunk(L, m, k, start, w, has_w, mode, seed, stream, labels, track,
-                                    f, ib, n_lost, f[2], out_ll, out_resp, out_labels, out_logd)
-            if mode == ROWS:
+            cll, cch, stats = _weigh_chunk(XT, m, k, start, w, has_w, log_weights, means, prec,
+                                           mode, seed, stream, labels, track, L, mx, acc, cum,
+                                           bits, pick, lost, coef, out_ll, out_resp,
+                                           out_labels, out_logd)
+            if not stats:
                 continue
             ll += cll
             ch += cch
@@ -574,8 +585,11 @@ def gauss_tied(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, cent
     Y = np.empty((d, CHUNK))
     wmeans = whitened_means(means, prec)
     L = np.empty((k, CHUNK))
-    f = np.zeros((3, CHUNK))
+    f = np.empty((3, CHUNK))
+    mx, acc, cum = f[0], f[1], f[2]
     ib = np.empty((3, CHUNK), dtype=np.int64)
+    bits, pick, lost = ib[0], ib[1], ib[2]
+    coef = np.zeros(CHUNK)
     wrow = np.empty(CHUNK)
     zsum = np.zeros(d)  # first moments about the centre: not needed
     for b in range(b0, b1):
@@ -587,12 +601,11 @@ def gauss_tied(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, cent
             m = min(CHUNK, hi - start)
             _load_chunk(XS, XD, start, m, XT)
             _log_joint_tied(XT, m, log_weights, wmeans, prec, log_det, Y, L)
-            n_lost = find_lost(L, m, k, f[0], ib[2])
-            if n_lost > 0:
-                _chunk_rescue(XT, m, log_weights, means, prec, L, ib[2])
-            cll, cch = _weigh_chunk(L, m, k, start, w, has_w, mode, seed, stream, labels, track,
-                                    f, ib, n_lost, f[2], out_ll, out_resp, out_labels, out_logd)
-            if mode == ROWS:
+            cll, cch, stats = _weigh_chunk(XT, m, k, start, w, has_w, log_weights, means, prec,
+                                           mode, seed, stream, labels, track, L, mx, acc, cum,
+                                           bits, pick, lost, coef, out_ll, out_resp,
+                                           out_labels, out_logd)
+            if not stats:
                 continue
             ll += cll
             ch += cch
@@ -629,8 +642,11 @@ def gauss_diag(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, cent
     track = labels.shape[0] > 0
     XT = np.empty((d, CHUNK))
     L = np.empty((k, CHUNK))
-    f = np.zeros((3, CHUNK))
+    f = np.empty((3, CHUNK))
+    mx, acc, cum = f[0], f[1], f[2]
     ib = np.empty((3, CHUNK), dtype=np.int64)
+    bits, pick, lost = ib[0], ib[1], ib[2]
+    coef = np.zeros(CHUNK)
     for b in range(b0, b1):
         lo = b * block
         hi = min(n, lo + block)
@@ -640,12 +656,11 @@ def gauss_diag(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, cent
             m = min(CHUNK, hi - start)
             _load_chunk(XS, XD, start, m, XT)
             _log_joint_diag(XT, m, log_weights, means, prec, log_det, L)
-            n_lost = find_lost(L, m, k, f[0], ib[2])
-            if n_lost > 0:
-                _chunk_rescue(XT, m, log_weights, means, prec, L, ib[2])
-            cll, cch = _weigh_chunk(L, m, k, start, w, has_w, mode, seed, stream, labels, track,
-                                    f, ib, n_lost, f[2], out_ll, out_resp, out_labels, out_logd)
-            if mode == ROWS:
+            cll, cch, stats = _weigh_chunk(XT, m, k, start, w, has_w, log_weights, means, prec,
+                                           mode, seed, stream, labels, track, L, mx, acc, cum,
+                                           bits, pick, lost, coef, out_ll, out_resp,
+                                           out_labels, out_logd)
+            if not stats:
                 continue
             ll += cll
             ch += cch
@@ -717,7 +732,7 @@ def gauss_mstep_full(nk, s1, s2, old_means, old_cov, old_pchol, reg, tied, cente
     (1 for tied).
     """
     k, d = old_means.shape
-    tiny = 10.0 * np.finfo(np.float64).eps
+    tiny = _TEN_EPS
     for c in range(k):
         if nk[c] > 0.0:
             nka = nk[c] + tiny
@@ -786,7 +801,7 @@ def gauss_mstep_diag(nk, s1, s2, old_means, old_var, reg, spherical, means, var,
     Returns 0, or c + 1 for the first component with a non-positive variance.
     """
     k, d = old_means.shape
-    tiny = 10.0 * np.finfo(np.float64).eps
+    tiny = _TEN_EPS
     for c in range(k):
         if not nk[c] > 0.0:
             for j in range(d):

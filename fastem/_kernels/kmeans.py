@@ -62,7 +62,13 @@ def kmeanspp(XS, XD, rows, w, k, n_trials, uniforms):
         ws[a] = w[rows[a]] if has_w else 1.0
     chosen = np.empty(k, dtype=np.int64)
     centers = np.empty((k, d))
-    cum = np.cumsum(ws)
+    # Running sums as loops: np.cumsum and array arithmetic would each compile machinery
+    # of their own (a second or more of a cold start).
+    cum = np.empty(m)
+    run = 0.0
+    for a in range(m):
+        run += ws[a]
+        cum[a] = run
     first = _pick(cum, cum[m - 1], uniforms[0])
     chosen[0] = rows[first]
     for j in range(d):
@@ -74,11 +80,13 @@ def kmeanspp(XS, XD, rows, w, k, n_trials, uniforms):
     cand_d = np.empty(m)
     u_at = 1
     for c in range(1, k):
-        pot = ws * closest
-        cum = np.cumsum(pot)
+        run = 0.0
+        for a in range(m):
+            run += ws[a] * closest[a]
+            cum[a] = run
         total = cum[m - 1]
         best_pot = np.inf
-        best_idx = -1
+        best_idx = np.int64(-1)
         for t in range(n_trials):
             u = uniforms[u_at]
             u_at += 1
