@@ -141,11 +141,14 @@ def _f64(a):
 
 
 # --------------------------------------------------------------------------- Gaussian
-_GAUSS = {"full": _kg.gauss_full, "tied": _kg.gauss_tied, "diag": _kg.gauss_diag}
+_GAUSS = {"full": _kg.gauss_full, "tied": _kg.gauss_tied, "diag": _kg.gauss_diag,
+          "full_rows": _kg.gauss_full_rows, "tied_rows": _kg.gauss_tied_rows,
+          "diag_rows": _kg.gauss_diag_rows}
 
 
 def gauss_kernel(form):
-    """The compiled pass kernel for a precision form ("full", "tied" or "diag")."""
+    """The compiled pass kernel for a precision form ("full", "tied" or "diag"; with
+    "_rows" appended, the kernel of per-row outputs)."""
     return prepared(_GAUSS[form], _kg.PASS_SIGNATURE)
 
 
@@ -203,8 +206,8 @@ def gauss_rows(X, log_weights, means, prec, log_det, full, out_ll, out_resp, out
     form = ("tied" if prec.shape[0] != k else "full") if full else "diag"
     XS, XD = slots(X)
     nb = (n + ROWS_BLOCK - 1) // ROWS_BLOCK
-    run_blocks(gauss_kernel(form), nb, ROWS_BLOCK, XS, XD, EMPTY_F64, log_weights, means, prec,
-               log_det, EMPTY_F64, ROWS, np.uint64(0), 0, EMPTY_I32, _EMPTY_2D,
+    run_blocks(gauss_kernel(form + "_rows"), nb, ROWS_BLOCK, XS, XD, EMPTY_F64, log_weights,
+               means, prec, log_det, EMPTY_F64, ROWS, np.uint64(0), 0, EMPTY_I32, _EMPTY_2D,
                np.zeros((0, 0, 0)), np.zeros((0, 0, 0, 0)), EMPTY_F64, EMPTY_I64, out_ll,
                out_resp, out_labels, out_logd)
 
@@ -217,9 +220,46 @@ def check_finite(X):
 
 # --------------------------------------------------------------------------- k-means
 def kmeanspp(X, rows, w, k, n_trials, uniforms):
-    """Greedy k-means++ over the rows ``rows`` of X; returns (k,) row indices into X."""
-    f = prepared(_kk.kmeanspp, _kk.KMEANSPP_SIGNATURE)
-    return f(*slots(X), rows, w, int(k), int(n_trials), uniforms)
+    """Greedy k-means++ (Arthur & Vassilvitskii) over the rows ``rows`` of X.
+
+    ``w`` (n,) weights or empty; ``uniforms`` holds 1 + (k - 1) * n_trials draws in
+    [0, 1).  Returns the chosen row indices (k,) into X.  In NumPy: ``rows`` is a bounded
+    sample, so this is a few vector operations per trial, not worth a compilation.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    m = rows.shape[0]
+    Xs = X[rows].astype(np.float64)
+    ws = w[rows] if w.shape[0] else np.ones(m)
+
+    def pick(cum, total, u):  # the first index whose running weight exceeds u * total
+        return min(int(np.searchsorted(cum, u * total, side="right")), m - 1)
+
+    def sqdist(i):
+        diff = Xs - Xs[i]
+        return np.einsum("ij,ij->i", diff, diff)
+
+    cum = np.cumsum(ws)
+    first = pick(cum, cum[-1], uniforms[0])
+    chosen = np.empty(k, dtype=np.int64)
+    chosen[0] = rows[first]
+    closest = sqdist(first)
+    u_at = 1
+    for c in range(1, k):
+        cum = np.cumsum(ws * closest)
+        total = cum[-1]
+        best_pot, best_idx, best_d = np.inf, -1, closest
+        for _ in range(n_trials):
+            u = uniforms[u_at]
+            u_at += 1
+            # every row on a centre already: any row will do
+            idx = pick(cum, total, u) if total > 0.0 else min(int(u * m), m - 1)
+            cand = np.minimum(closest, sqdist(idx))
+            p = float(ws @ cand)
+            if best_idx < 0 or p < best_pot:  # the first trial always counts (p may be inf)
+                best_pot, best_idx, best_d = p, idx, cand
+        chosen[c] = rows[best_idx]
+        closest = best_d
+    return chosen
 
 
 def lloyd_pass(X, w, centers, labels, block):
@@ -398,8 +438,8 @@ def _gauss_pass_c(X, w, log_weights, means, prec, log_det, full, mode, seed, str
 def _gauss_rows_c(X, log_weights, means, prec, log_det, full, out_ll, out_resp, out_labels,
                   out_logd):
     full_v = _literal(full, "full")
-    kernels = (gauss_kernel("full"), gauss_kernel("tied")) if full_v else (
-        gauss_kernel("diag"), gauss_kernel("diag"))
+    kernels = (gauss_kernel("full_rows"), gauss_kernel("tied_rows")) if full_v else (
+        gauss_kernel("diag_rows"), gauss_kernel("diag_rows"))
     k_own, k_shared = kernels
     make = _slot_makers(X)
 

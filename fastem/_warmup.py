@@ -11,8 +11,9 @@ import numpy as np
 
 # With two processes, this share is compiled by a child into the on-disk cache while the
 # caller compiles the rest (about half of the compile time each).
-_CHILD_SHARE = ("gaussian pass (tied)", "gaussian pass (diag, spherical)", "binomial pass",
-                "binomial coefficients", "count check", "row codes", "binomial M-step")
+_CHILD_SHARE = ("gaussian pass (tied)", "gaussian pass (diag, spherical)",
+                "gaussian rows (diag, spherical)", "binomial pass", "binomial coefficients",
+                "count check", "row codes", "binomial M-step")
 
 
 def _fixed_kernels():
@@ -25,8 +26,10 @@ def _fixed_kernels():
         ("gaussian pass (full)", kg.gauss_full, kg.PASS_SIGNATURE),
         ("gaussian pass (tied)", kg.gauss_tied, kg.PASS_SIGNATURE),
         ("gaussian pass (diag, spherical)", kg.gauss_diag, kg.PASS_SIGNATURE),
+        ("gaussian rows (full)", kg.gauss_full_rows, kg.PASS_SIGNATURE),
+        ("gaussian rows (tied)", kg.gauss_tied_rows, kg.PASS_SIGNATURE),
+        ("gaussian rows (diag, spherical)", kg.gauss_diag_rows, kg.PASS_SIGNATURE),
         ("finite check", kg.check_finite, kg.CHECK_SIGNATURE),
-        ("k-means++", kk.kmeanspp, kk.KMEANSPP_SIGNATURE),
         ("Lloyd pass", kk.lloyd_blocks, kk.LLOYD_SIGNATURE),
         ("column moments", kk.moment_blocks, kk.MOMENT_SIGNATURE),
         ("binomial pass", kb.binomial_blocks, kb.PASS_SIGNATURE),

@@ -4,7 +4,7 @@ import numpy as np
 
 from ._em import EMMixture, check_interrupt, run_interruptibly
 from ._kernels._common import FIXED, RANDOM
-from ._kernels.gaussian import cholesky_precision, gauss_mstep_diag, gauss_mstep_full
+from ._mstep import cholesky_precision, mstep_diag, mstep_full
 from ._passes import (
     block_rows,
     check_finite,
@@ -296,22 +296,13 @@ class GaussianMixture(EMMixture):
         nk, s1, s2, center = stats
         if not (np.all(np.isfinite(s1)) and np.all(np.isfinite(s2))):
             raise ValueError(_OVERFLOW_MESSAGE)
-        k, d = means.shape
-        new_means = np.empty_like(means)
-        new_cov = np.zeros_like(cov)
-        new_prec = np.empty_like(prec)
-        log_det = np.empty(k)
         reg = float(self.reg_covar)
         if self.covariance_type in ("full", "tied"):
-            status = gauss_mstep_full(
-                nk, s1, s2, means, cov, prec, reg, self.covariance_type == "tied", center,
-                new_means, new_cov, new_prec, log_det,
-            )
+            status, new_means, new_cov, new_prec, log_det = mstep_full(
+                nk, s1, s2, means, cov, prec, reg, self.covariance_type == "tied", center)
         else:
-            status = gauss_mstep_diag(
-                nk, s1, s2, means, cov, reg, self.covariance_type == "spherical",
-                new_means, new_cov, new_prec, log_det,
-            )
+            status, new_means, new_cov, new_prec, log_det = mstep_diag(
+                nk, s1, s2, means, cov, reg, self.covariance_type == "spherical")
         if status:
             if not np.all(np.isfinite(new_cov)):
                 raise ValueError(_OVERFLOW_MESSAGE)

@@ -24,18 +24,16 @@ import numpy as np
 
 from ._common import (
     CHUNK,
-    ROWS,
     chunk_outputs,
     chunk_posterior,
     chunk_weights,
     find_lost,
     lost_onehot,
 )
-from ._jit import I32, I64, INT, REAL, SEED, data, kernel, ro, rw
+from ._jit import I32, I64, INT, SEED, data, kernel, ro, rw
 
 LOG_2PI = math.log(2.0 * math.pi)
 _DBL_MAX = np.finfo(np.float64).max
-_TEN_EPS = 10.0 * np.finfo(np.float64).eps  # added to nk in the M-step, as scikit-learn
 _TINY_SCALE = 2.0**-600
 
 
@@ -478,15 +476,15 @@ def _chunk_rescue(XT, m, log_weights, means, prec, L, lost):
 
 
 @kernel(inline="always")
-def _weigh_chunk(XT, m, k, start, w, has_w, log_weights, means, prec, mode, seed, stream,
-                 labels, track, L, mx, acc, cum, bits, pick, lost, coef, out_ll, out_resp,
-                 out_labels, out_logd):
-    """After the log joints L of a chunk: per-row outputs when ``mode`` is ROWS (returns
-    (0, 0, False)), else turn L into w_i times the mode's weights and return the chunk's
-    (weighted log-likelihood, label changes, True).  Lost rows (below float64's range
-    under every component) are repaired first.  The CHUNK-long scratch rows are made once
+def _weigh_chunk(rows, XT, m, k, start, w, has_w, log_weights, means, prec, mode, seed,
+                 stream, labels, track, L, mx, acc, cum, bits, pick, lost, coef, out_ll,
+                 out_resp, out_labels, out_logd):
+    """After the log joints L of a chunk: per-row outputs when ``rows`` (a constant: the
+    other branch is not compiled; returns (0, 0, False)), else turn L into w_i times the
+    mode's weights and return the chunk's (weighted log-likelihood, label changes, True).
+    Lost rows (below float64's range under every component) are repaired first.  The CHUNK-long scratch rows are made once
     per kernel call, not per chunk: each view costs atomic reference-count updates."""
-    if mode == ROWS:
+    if rows:
         n_lost = find_lost(L, m, k, mx, lost)
         if n_lost > 0:
             _chunk_rescue(XT, m, log_weights, means, prec, L, lost)
@@ -514,19 +512,19 @@ def _weigh_chunk(XT, m, k, start, w, has_w, log_weights, means, prec, mode, seed
 #   sum w_i r_ic (x - mu_c)^2;
 # * ``p_ll[b]`` sum w_i log p(x_i), ``p_ch[b]`` labels changed (rows of positive weight).
 #
-# With ``mode == ROWS`` no statistics are taken: the per-row outputs ``out_ll`` (n,),
-# ``out_resp`` (n, k), ``out_labels`` (n,), ``out_logd`` (n, k) are written instead, each
-# skipped when passed empty.  Rows go through in chunks of CHUNK transposed rows, so the
+# With ``rows`` (the ``*_rows`` kernels) no statistics are taken: the per-row outputs
+# ``out_ll`` (n,), ``out_resp`` (n, k), ``out_labels`` (n,), ``out_logd`` (n, k) are
+# written instead, each skipped when passed empty.  Rows go through in chunks of CHUNK transposed rows, so the
 # inner loops run over rows and vectorise.
 PASS_SIGNATURE = (INT, INT, INT, *data(), ro(1), ro(1), ro(2), ro(3), ro(1), ro(1), INT, SEED,
                   INT, rw(1, I32), rw(2), rw(3), rw(4), rw(1), rw(1, I64), rw(1), rw(2),
                   rw(1, I64), rw(2))
 
 
-@kernel
-def gauss_full(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center, mode, seed,
-               stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp, out_labels,
-               out_logd):
+@kernel(inline="always")
+def _full_body(rows, b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center,
+        mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp,
+        out_labels, out_logd):
     """Pass over blocks b0..b1 with full precisions: ``prec`` (k, d, d) upper-triangular
     Cholesky factors of the precisions (precision = P P^T); see above."""
     n = max(XS.shape[0], XD.shape[0])
@@ -550,8 +548,8 @@ def gauss_full(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, cent
             m = min(CHUNK, hi - start)
             _load_chunk(XS, XD, start, m, XT)
             _log_joint_full(XT, m, log_weights, means, prec, log_det, Y, L)
-            cll, cch, stats = _weigh_chunk(XT, m, k, start, w, has_w, log_weights, means, prec,
-                                           mode, seed, stream, labels, track, L, mx, acc, cum,
+            cll, cch, stats = _weigh_chunk(rows, XT, m, k, start, w, has_w, log_weights, means,
+                                           prec, mode, seed, stream, labels, track, L, mx, acc, cum,
                                            bits, pick, lost, coef, out_ll, out_resp,
                                            out_labels, out_logd)
             if not stats:
@@ -566,15 +564,15 @@ def gauss_full(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, cent
                 if t != 0.0:
                     p_nk[b, c] += t
                     _chunk_gram_centered(XT, R, means[c], m, p_s2[b, c], p_s1[b, c])
-        if mode != ROWS:
+        if not rows:
             p_ll[b] = ll
             p_ch[b] = ch
 
 
-@kernel
-def gauss_tied(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center, mode, seed,
-               stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp, out_labels,
-               out_logd):
+@kernel(inline="always")
+def _tied_body(rows, b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center,
+        mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp,
+        out_labels, out_logd):
     """Pass over blocks b0..b1 with one shared factor ``prec`` (1, d, d); the second moments
     are taken about ``center`` (d,) with the row weights alone (see above)."""
     n = max(XS.shape[0], XD.shape[0])
@@ -601,8 +599,8 @@ def gauss_tied(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, cent
             m = min(CHUNK, hi - start)
             _load_chunk(XS, XD, start, m, XT)
             _log_joint_tied(XT, m, log_weights, wmeans, prec, log_det, Y, L)
-            cll, cch, stats = _weigh_chunk(XT, m, k, start, w, has_w, log_weights, means, prec,
-                                           mode, seed, stream, labels, track, L, mx, acc, cum,
+            cll, cch, stats = _weigh_chunk(rows, XT, m, k, start, w, has_w, log_weights, means,
+                                           prec, mode, seed, stream, labels, track, L, mx, acc, cum,
                                            bits, pick, lost, coef, out_ll, out_resp,
                                            out_labels, out_logd)
             if not stats:
@@ -625,15 +623,15 @@ def gauss_tied(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, cent
             for r in range(m):
                 wrow[r] = w[start + r] if has_w else 1.0
             _chunk_gram_centered(XT, wrow, center, m, p_s2[b, 0], zsum)
-        if mode != ROWS:
+        if not rows:
             p_ll[b] = ll
             p_ch[b] = ch
 
 
-@kernel
-def gauss_diag(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center, mode, seed,
-               stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp, out_labels,
-               out_logd):
+@kernel(inline="always")
+def _diag_body(rows, b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center,
+        mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp,
+        out_labels, out_logd):
     """Pass over blocks b0..b1 with diagonal precisions: ``prec`` (k, 1, d) inverse standard
     deviations (spherical: each component's value repeated over the d columns)."""
     n = max(XS.shape[0], XD.shape[0])
@@ -656,8 +654,8 @@ def gauss_diag(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, cent
             m = min(CHUNK, hi - start)
             _load_chunk(XS, XD, start, m, XT)
             _log_joint_diag(XT, m, log_weights, means, prec, log_det, L)
-            cll, cch, stats = _weigh_chunk(XT, m, k, start, w, has_w, log_weights, means, prec,
-                                           mode, seed, stream, labels, track, L, mx, acc, cum,
+            cll, cch, stats = _weigh_chunk(rows, XT, m, k, start, w, has_w, log_weights, means,
+                                           prec, mode, seed, stream, labels, track, L, mx, acc, cum,
                                            bits, pick, lost, coef, out_ll, out_resp,
                                            out_labels, out_logd)
             if not stats:
@@ -682,153 +680,75 @@ def gauss_diag(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, cent
                             q += y * e
                         p_s1[b, c, j] += u
                         p_s2[b, c, 0, j] += q
-        if mode != ROWS:
+        if not rows:
             p_ll[b] = ll
             p_ch[b] = ch
 
 
+# Each form as two kernels made from one body: statistics (a fit) and per-row outputs
+# (predict & co.).  A fit then never compiles the per-row code, and predict never the
+# modes' weights.
 @kernel
-def cholesky_precision(cov, pchol):
-    """Upper-triangular ``pchol = inv(L).T`` with ``cov = L L.T``; returns sum log diag(pchol).
-
-    Returns NaN when ``cov`` is not (numerically) positive definite.
-    """
-    d = cov.shape[0]
-    L = np.zeros((d, d))
-    for j in range(d):
-        s = cov[j, j]
-        for m in range(j):
-            s -= L[j, m] * L[j, m]
-        if not s > 0.0 or not math.isfinite(s):
-            return np.nan
-        L[j, j] = math.sqrt(s)
-        for i in range(j + 1, d):
-            t = cov[i, j]
-            for m in range(j):
-                t -= L[i, m] * L[j, m]
-            L[i, j] = t / L[j, j]
-    # Z = inv(L) by forward substitution; pchol = Z.T
-    log_det = 0.0
-    for col in range(d):
-        for i in range(d):
-            pchol[col, i] = 0.0
-        for i in range(col, d):
-            t = 1.0 if i == col else 0.0
-            for m in range(col, i):
-                t -= L[i, m] * pchol[col, m]
-            pchol[col, i] = t / L[i, i]
-        log_det -= math.log(L[col, col])
-    return log_det
+def gauss_full(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center,
+        mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp,
+        out_labels, out_logd):
+    """Statistics pass over blocks b0..b1, full precisions: ``prec`` (k, d, d)
+    upper-triangular Cholesky factors of the precisions (precision = P P^T)."""
+    _full_body(False, b0, b1, block, XS, XD, w, log_weights, means, prec, log_det,
+               center, mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll,
+               out_resp, out_labels, out_logd)
 
 
 @kernel
-def gauss_mstep_full(nk, s1, s2, old_means, old_cov, old_pchol, reg, tied, center,
-                     means, cov, pchol, log_det):
-    """M-step for full/tied from the pass statistics, written into the output arrays.
-
-    As scikit-learn, ``10 * eps`` is added to every ``nk`` and ``reg`` to the diagonal.
-    A component with ``nk == 0`` keeps its previous parameters.  Returns 0, or c + 1
-    for the first component whose regularised covariance is not positive definite
-    (1 for tied).
-    """
-    k, d = old_means.shape
-    tiny = _TEN_EPS
-    for c in range(k):
-        if nk[c] > 0.0:
-            nka = nk[c] + tiny
-            for j in range(d):
-                means[c, j] = old_means[c, j] + s1[c, j] / nka
-        else:
-            for j in range(d):
-                means[c, j] = old_means[c, j]
-    if tied:
-        # S2 about z minus each component's offset from z (cross terms included exactly).
-        tot = 0.0
-        acc = np.empty((d, d))
-        for j in range(d):
-            for l in range(d):
-                acc[j, l] = s2[0, j, l]
-        for c in range(k):
-            tot += nk[c] + tiny
-            for j in range(d):
-                aj = s1[c, j] + nk[c] * (old_means[c, j] - center[j])
-                mj = means[c, j] - center[j]
-                for l in range(d):
-                    al = s1[c, l] + nk[c] * (old_means[c, l] - center[l])
-                    ml = means[c, l] - center[l]
-                    acc[j, l] += -aj * ml - mj * al + nk[c] * mj * ml
-        for j in range(d):
-            for l in range(d):
-                cov[0, j, l] = acc[j, l] / tot
-            cov[0, j, j] += reg
-        ld = cholesky_precision(cov[0], pchol[0])
-        if not math.isfinite(ld):
-            return 1
-        for c in range(k):
-            log_det[c] = ld
-        return 0
-    for c in range(k):
-        if not nk[c] > 0.0:
-            # element loops, not cov[c] = old_cov[c]: a slice assignment compiles Numba's
-            # shape-mismatch error message (string formatting, seconds of compile time)
-            for j in range(d):
-                for l in range(d):
-                    cov[c, j, l] = old_cov[c, j, l]
-                    pchol[c, j, l] = old_pchol[c, j, l]
-            pd = 0.0
-            for j in range(d):
-                pd += math.log(pchol[c, j, j])
-            log_det[c] = pd
-            continue
-        nka = nk[c] + tiny
-        for j in range(d):
-            dj = s1[c, j] / nka
-            for l in range(d):
-                dl = s1[c, l] / nka
-                cov[c, j, l] = (s2[c, j, l] - s1[c, j] * dl - dj * s1[c, l] + nk[c] * dj * dl) / nka
-            cov[c, j, j] += reg
-        ld = cholesky_precision(cov[c], pchol[c])
-        if not math.isfinite(ld):
-            return c + 1
-        log_det[c] = ld
-    return 0
+def gauss_full_rows(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center,
+        mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp,
+        out_labels, out_logd):
+    """Per-row outputs over blocks b0..b1, full precisions."""
+    _full_body(True, b0, b1, block, XS, XD, w, log_weights, means, prec, log_det,
+               center, mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll,
+               out_resp, out_labels, out_logd)
 
 
 @kernel
-def gauss_mstep_diag(nk, s1, s2, old_means, old_var, reg, spherical, means, var, prec, log_det):
-    """M-step for diag/spherical (``var`` (k, d); spherical stores its value in every column).
+def gauss_tied(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center,
+        mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp,
+        out_labels, out_logd):
+    """Statistics pass over blocks b0..b1, one shared factor ``prec`` (1, d, d); the
+    second moments about ``center`` (d,) with the row weights alone."""
+    _tied_body(False, b0, b1, block, XS, XD, w, log_weights, means, prec, log_det,
+               center, mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll,
+               out_resp, out_labels, out_logd)
 
-    Returns 0, or c + 1 for the first component with a non-positive variance.
-    """
-    k, d = old_means.shape
-    tiny = _TEN_EPS
-    for c in range(k):
-        if not nk[c] > 0.0:
-            for j in range(d):
-                means[c, j] = old_means[c, j]
-                var[c, j] = old_var[c, j]
-        else:
-            nka = nk[c] + tiny
-            mean_var = 0.0
-            for j in range(d):
-                dj = s1[c, j] / nka
-                means[c, j] = old_means[c, j] + dj
-                v = (s2[c, j] - 2.0 * s1[c, j] * dj + nk[c] * dj * dj) / nka + reg
-                var[c, j] = v
-                mean_var += v
-            if spherical:
-                mean_var /= d
-                for j in range(d):
-                    var[c, j] = mean_var
-        ld = 0.0
-        for j in range(d):
-            v = var[c, j]
-            if not v > 0.0 or not math.isfinite(v):
-                return c + 1
-            prec[c, j] = 1.0 / math.sqrt(v)
-            ld += math.log(prec[c, j])
-        log_det[c] = ld
-    return 0
+
+@kernel
+def gauss_tied_rows(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center,
+        mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp,
+        out_labels, out_logd):
+    """Per-row outputs over blocks b0..b1, one shared factor."""
+    _tied_body(True, b0, b1, block, XS, XD, w, log_weights, means, prec, log_det,
+               center, mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll,
+               out_resp, out_labels, out_logd)
+
+
+@kernel
+def gauss_diag(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center,
+        mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp,
+        out_labels, out_logd):
+    """Statistics pass over blocks b0..b1, diagonal precisions: ``prec`` (k, 1, d) inverse
+    standard deviations (spherical: each component's value repeated over d columns)."""
+    _diag_body(False, b0, b1, block, XS, XD, w, log_weights, means, prec, log_det,
+               center, mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll,
+               out_resp, out_labels, out_logd)
+
+
+@kernel
+def gauss_diag_rows(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center,
+        mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp,
+        out_labels, out_logd):
+    """Per-row outputs over blocks b0..b1, diagonal precisions."""
+    _diag_body(True, b0, b1, block, XS, XD, w, log_weights, means, prec, log_det,
+               center, mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll,
+               out_resp, out_labels, out_logd)
 
 
 @kernel
