@@ -39,6 +39,7 @@ _NO_F32 = {}  # (d,) -> empty float32 (0, d) array
 _NO_F64 = {}
 
 BINOMIAL_BLOCK = 4096  # rows per block of the binomial kernels
+_MAX_TRIALS = 2.0**53  # above this, float64 no longer holds every integer
 ROWS_BLOCK = 16 * CHUNK  # rows per block for per-row outputs (any size gives the same bits)
 
 _pool = None
@@ -329,32 +330,87 @@ def binomial_rows(X, T, log_weights, probs, with_coef, out_ll, out_resp, out_lab
     n = X.shape[0]
     lp, lq = log_pq(probs)
     nb = (n + ROWS_BLOCK - 1) // ROWS_BLOCK
-    run_blocks(prepared(_kb.binomial_blocks, _kb.PASS_SIGNATURE), nb, ROWS_BLOCK,
+    run_blocks(prepared(_kb.binomial_rows_blocks, _kb.PASS_SIGNATURE), nb, ROWS_BLOCK,
                *_binom_slots(X, T), EMPTY_F64, log_weights, lp, lq, bool(with_coef), ROWS,
                np.uint64(0), 0, EMPTY_I32, _EMPTY_2D, np.zeros((0, 0, 0)), np.zeros((0, 0, 0)),
                EMPTY_F64, EMPTY_I64, out_ll, out_resp, out_labels, out_logd)
 
 
+_SLICE = 1 << 16  # rows per slice of the NumPy checks below (bounded temporaries)
+
+
+def _row_slices(n):
+    return ((lo, min(n, lo + _SLICE)) for lo in range(0, n, _SLICE))
+
+
+def _trials_slice(T, lo, hi, shape):
+    return np.broadcast_to(T[lo:hi] if T.shape[0] > 1 else T, shape)
+
+
 def binomial_log_coef_sum(X, T, w, block):
-    """``sum_i w_i sum_j log C(t_ij, x_ij)`` with a fixed-order block reduction."""
+    """``sum_i w_i sum_j log C(t_ij, x_ij)``, the parameter-free part of the likelihood.
+
+    NumPy and ``scipy.special.gammaln`` over fixed slices of rows: computed once per fit,
+    so not worth a compilation.  ``block`` is ignored (kept for the compiled version's
+    signature)."""
+    from scipy.special import gammaln
+
     n = X.shape[0]
-    nb = (n + block - 1) // block
-    part = np.zeros(nb)
-    run_blocks(prepared(_kb.coef_blocks, _kb.COEF_SIGNATURE), nb, block, *_binom_slots(X, T),
-               w, part)
-    return float(sum_blocks(part))
+    total = 0.0
+    for lo, hi in _row_slices(n):
+        x = X[lo:hi].astype(np.float64)
+        t = _trials_slice(T, lo, hi, x.shape).astype(np.float64)
+        per_row = (gammaln(t + 1.0) - gammaln(x + 1.0) - gammaln(t - x + 1.0)).sum(axis=1)
+        if w.shape[0]:
+            wi = w[lo:hi]
+            keep = wi != 0.0  # a weight-0 row adds nothing, whatever its counts
+            total += float(wi[keep] @ per_row[keep])
+        else:
+            total += float(per_row.sum())
+    return total
 
 
 def check_counts(X, T):
-    """First problem in counts X against trials T as (code, row, col); see the kernel."""
-    code, i, j = prepared(_kb.check_counts, _kb.CHECK_SIGNATURE)(*_binom_slots(X, T))
-    return int(code), int(i), int(j)
+    """First problem in counts X against trials T as (code, row, col); code 0 = none.
+
+    Codes: 1 X not finite, 2 X negative, 3 X not an integer, 4 T not finite, 5 T below 1,
+    6 T not an integer, 7 X above T, 8 T above 2**53 (beyond exact integers).  The first
+    cell in row-major order with any problem is reported, with its first code.
+    """
+    n = X.shape[0]
+    for lo, hi in _row_slices(n):
+        x = X[lo:hi]
+        t = _trials_slice(T, lo, hi, x.shape)
+        with np.errstate(invalid="ignore"):
+            tests = (~np.isfinite(x), x < 0, x != np.floor(x), ~np.isfinite(t), t < 1,
+                     t != np.floor(t), x > t, t > _MAX_TRIALS)
+        bad = np.logical_or.reduce(tests)
+        if bad.any():
+            i, j = np.unravel_index(int(np.argmax(bad)), bad.shape)
+            code = next(c for c, test in enumerate(tests, 1) if test[i, j])
+            return code, lo + int(i), int(j)
+    return 0, -1, -1
 
 
 def row_code_weights(X, T, w, x_radix, t_radix, n_codes):
-    """Sum of row weights per distinct row code (see the kernel)."""
-    return prepared(_kb.row_code_weights, _kb.CODES_SIGNATURE)(
-        *_binom_slots(X, T), w, x_radix, t_radix, int(n_codes))
+    """Sum of row weights per distinct row, rows encoded in mixed radix.
+
+    A row's code is built from its counts (radix ``x_radix[j]`` = max count + 1) and, when
+    trials vary by row (``T`` has n rows), its trials (radix ``t_radix[j]``).  Returns a
+    float64 table of length ``n_codes`` (weight per code; weight-0 rows add nothing).
+    """
+    n, d = X.shape
+    table = np.zeros(n_codes)
+    for lo, hi in _row_slices(n):
+        code = np.zeros(hi - lo, dtype=np.int64)
+        for j in range(d):
+            code = code * x_radix[j] + X[lo:hi, j].astype(np.int64)
+        if T.shape[0] > 1:
+            for j in range(T.shape[1]):
+                code = code * t_radix[j] + T[lo:hi, j].astype(np.int64)
+        weights = w[lo:hi] if w.shape[0] else None
+        table += np.bincount(code, weights=weights, minlength=n_codes)
+    return table
 
 
 # --------------------------------------------------------------------------- compiled code
@@ -491,7 +547,7 @@ def _binomial_pass_c(X, T, w, log_weights, probs, mode, seed, stream, labels, bl
 @_overload(binomial_rows)
 def _binomial_rows_c(X, T, log_weights, probs, with_coef, out_ll, out_resp, out_labels,
                      out_logd):
-    kern = prepared(_kb.binomial_blocks, _kb.PASS_SIGNATURE)
+    kern = prepared(_kb.binomial_rows_blocks, _kb.PASS_SIGNATURE)
     make = _slot_makers(X)
 
     def impl(X, T, log_weights, probs, with_coef, out_ll, out_resp, out_labels, out_logd):

@@ -12,8 +12,8 @@ import numpy as np
 # With two processes, this share is compiled by a child into the on-disk cache while the
 # caller compiles the rest (about half of the compile time each).
 _CHILD_SHARE = ("gaussian pass (tied)", "gaussian pass (diag, spherical)",
-                "gaussian rows (diag, spherical)", "binomial pass", "binomial coefficients",
-                "count check", "row codes", "binomial M-step")
+                "gaussian rows (diag, spherical)", "binomial pass", "binomial rows",
+                "binomial coefficients", "binomial M-step")
 
 
 def _fixed_kernels():
@@ -33,9 +33,8 @@ def _fixed_kernels():
         ("Lloyd pass", kk.lloyd_blocks, kk.LLOYD_SIGNATURE),
         ("column moments", kk.moment_blocks, kk.MOMENT_SIGNATURE),
         ("binomial pass", kb.binomial_blocks, kb.PASS_SIGNATURE),
+        ("binomial rows", kb.binomial_rows_blocks, kb.PASS_SIGNATURE),
         ("binomial coefficients", kb.coef_blocks, kb.COEF_SIGNATURE),
-        ("count check", kb.check_counts, kb.CHECK_SIGNATURE),
-        ("row codes", kb.row_code_weights, kb.CODES_SIGNATURE),
     ]
 
 

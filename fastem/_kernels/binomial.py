@@ -14,7 +14,6 @@ import numpy as np
 
 from ._common import (
     CHUNK,
-    ROWS,
     chunk_outputs,
     chunk_posterior,
     chunk_weights,
@@ -23,7 +22,6 @@ from ._common import (
 )
 from ._jit import BOOL, I32, I64, INT, SEED, data, kernel, ro, rw
 _TINY_SCALE = 2.0**-600
-_MAX_TRIALS = 2.0**53  # above this, float64 no longer holds every integer
 
 
 @kernel(inline="always")
@@ -124,18 +122,18 @@ def _chunk_log_coef(XT, FT, m, out):
         out[r] = s
 
 
-@kernel
-def binomial_blocks(b0, b1, block, XS, XD, TS, TD, w, log_weights, lp, lq, with_coef, mode,
-                    seed, stream, labels, p_nk, p_sx, p_sf, p_ll, p_ch, out_ll, out_resp,
-                    out_labels, out_logd):
+@kernel(inline="always")
+def _body(rows, b0, b1, block, XS, XD, TS, TD, w, log_weights, lp, lq, with_coef, mode, seed,
+          stream, labels, p_nk, p_sx, p_sf, p_ll, p_ch, out_ll, out_resp, out_labels,
+          out_logd):
     """One EM pass over the row blocks b0..b1 (rows b * block .. (b + 1) * block), each
     block adding into its own slot b of the partials (see the Gaussian pass kernels).
 
     ``lp``, ``lq`` (k, d): log p and log(1 - p).  Per block b: ``p_nk[b]`` (k,) sum of
     w_i r_ic, ``p_sx[b]`` (k, d) sum w_i r_ic x, ``p_sf[b]`` (k, d) sum w_i r_ic (t - x),
     ``p_ll[b]`` sum w_i log p(x_i) without the binomial coefficients (they do not depend on
-    the parameters), ``p_ch[b]`` labels changed.  With ``mode == ROWS`` the per-row outputs
-    are written instead (coefficients included when ``with_coef``), each skipped when
+    the parameters), ``p_ch[b]`` labels changed.  With ``rows`` (a constant: the other
+    branch is not compiled) the per-row outputs are written instead (coefficients included when ``with_coef``), each skipped when
     passed empty: ``out_ll`` (n,), ``out_resp`` (n, k), ``out_labels`` (n,), ``out_logd``
     (n, k).
     """
@@ -162,7 +160,7 @@ def binomial_blocks(b0, b1, block, XS, XD, TS, TD, w, log_weights, lp, lq, with_
             m = min(CHUNK, hi - start)
             _load_chunk(XS, XD, TS, TD, start, m, tn, td, XT, FT)
             _chunk_log_joint(XT, FT, m, log_weights, lp, lq, L)
-            if mode == ROWS:
+            if rows:
                 n_lost = find_lost(L, m, k, mx, lost)
                 if n_lost > 0:  # log joints beyond float64's range under every component
                     _chunk_rescue(XT, FT, m, log_weights, lp, lq, L, lost)
@@ -195,9 +193,27 @@ def binomial_blocks(b0, b1, block, XS, XD, TS, TD, w, log_weights, lp, lq, with_
                         e += R[r] * FT[j, r]
                     p_sx[b, c, j] += a
                     p_sf[b, c, j] += e
-        if mode != ROWS:
+        if not rows:
             p_ll[b] = ll
             p_ch[b] = ch
+
+
+@kernel
+def binomial_blocks(b0, b1, block, XS, XD, TS, TD, w, log_weights, lp, lq, with_coef, mode,
+                    seed, stream, labels, p_nk, p_sx, p_sf, p_ll, p_ch, out_ll, out_resp,
+                    out_labels, out_logd):
+    """Statistics pass over the row blocks b0..b1 (see ``_body``)."""
+    _body(False, b0, b1, block, XS, XD, TS, TD, w, log_weights, lp, lq, with_coef, mode, seed,
+          stream, labels, p_nk, p_sx, p_sf, p_ll, p_ch, out_ll, out_resp, out_labels, out_logd)
+
+
+@kernel
+def binomial_rows_blocks(b0, b1, block, XS, XD, TS, TD, w, log_weights, lp, lq, with_coef,
+                         mode, seed, stream, labels, p_nk, p_sx, p_sf, p_ll, p_ch, out_ll,
+                         out_resp, out_labels, out_logd):
+    """Per-row outputs over the row blocks b0..b1 (see ``_body``)."""
+    _body(True, b0, b1, block, XS, XD, TS, TD, w, log_weights, lp, lq, with_coef, mode, seed,
+          stream, labels, p_nk, p_sx, p_sf, p_ll, p_ch, out_ll, out_resp, out_labels, out_logd)
 
 
 PASS_SIGNATURE = (INT, INT, INT, *data(), *data(), ro(1), ro(1), ro(2), ro(2), BOOL, INT, SEED,
@@ -261,81 +277,3 @@ def binomial_mstep(nk, sx, st, weights, probs, eps, fit_weights):
         if fit_weights:
             weights[c] = nk[c] / tot
     return empty
-
-
-@kernel
-def check_counts(XS, XD, TS, TD):
-    """``_check_counts`` on the used slot."""
-    if XD.shape[0] > 0:
-        return _check_counts(XD, TD)
-    return _check_counts(XS, TS)
-
-
-@kernel(inline="always")
-def _check_counts(X, T):
-    """First problem in counts X against trials T as (code, row, col); code 0 = none.
-
-    Codes: 1 X not finite, 2 X negative, 3 X not an integer, 4 T not finite,
-    5 T below 1, 6 T not an integer, 7 X above T, 8 T above 2**53 (beyond exact integers).
-    """
-    n, d = X.shape
-    tn = 1 if T.shape[0] > 1 else 0
-    td = 1 if T.shape[1] > 1 else 0
-    for i in range(n):
-        for j in range(d):
-            x = X[i, j]
-            t = T[i * tn, j * td]
-            if not math.isfinite(x):
-                return 1, i, j
-            if x < 0:
-                return 2, i, j
-            # np.floor stays float: math.floor gives an int64, undefined beyond 2**63.
-            if x != np.floor(x):
-                return 3, i, j
-            if not math.isfinite(t):
-                return 4, i, j
-            if t < 1:
-                return 5, i, j
-            if t != np.floor(t):
-                return 6, i, j
-            if x > t:
-                return 7, i, j
-            if t > _MAX_TRIALS:
-                return 8, i, j
-    return 0, -1, -1
-
-
-@kernel
-def row_code_weights(XS, XD, TS, TD, w, x_radix, t_radix, n_codes):
-    """``_row_code_weights`` on the used slot."""
-    if XD.shape[0] > 0:
-        return _row_code_weights(XD, TD, w, x_radix, t_radix, n_codes)
-    return _row_code_weights(XS, TS, w, x_radix, t_radix, n_codes)
-
-
-@kernel(inline="always")
-def _row_code_weights(X, T, w, x_radix, t_radix, n_codes):
-    """Sum of row weights per distinct row, rows encoded in mixed radix.
-
-    A row's code is built from its counts (radix ``x_radix[j]`` = max count + 1) and, when
-    trials vary by row (``T`` has n rows), its trials (radix ``t_radix[j]``).  Returns a
-    float64 table of length ``n_codes`` (weight per code; weight-0 rows add nothing).
-    """
-    n, d = X.shape
-    has_w = w.shape[0] > 0
-    per_row_t = T.shape[0] > 1
-    td = 1 if T.shape[1] > 1 else 0
-    table = np.zeros(n_codes)
-    for i in range(n):
-        code = 0
-        for j in range(d):
-            code = code * x_radix[j] + np.int64(X[i, j])
-        if per_row_t:
-            for j in range(T.shape[1]):
-                code = code * t_radix[j] + np.int64(T[i, j * td])
-        table[code] += w[i] if has_w else 1.0
-    return table
-
-
-CHECK_SIGNATURE = (*data(), *data())
-CODES_SIGNATURE = (*data(), *data(), ro(1), ro(1, I64), ro(1, I64), INT)
