@@ -36,6 +36,17 @@ def check_int(value, name, low, high=None):
     return int(value)
 
 
+def check_n_samples(n_samples):
+    """``sample``'s count: an int >= 1 (the error starts as scikit-learn's does)."""
+    if (isinstance(n_samples, bool) or not isinstance(n_samples, (numbers.Integral, np.integer))
+            or n_samples < 1):
+        raise ValueError(
+            f"Invalid value for 'n_samples': {n_samples!r}. sample draws an integer number "
+            "of rows, at least 1."
+        )
+    return int(n_samples)
+
+
 def check_real(value, name, low, *, strict=False):
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
         raise ValueError(f"{name} must be a real number; got {value!r}")

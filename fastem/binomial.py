@@ -20,6 +20,7 @@ from ._validation import (
     check_choice,
     check_fitted,
     check_int,
+    check_n_samples,
     check_random_state,
     check_sample_weight,
     check_weights,
@@ -153,7 +154,10 @@ class BinomialMixture(EMMixture):
     tol : float, default=1e-3
         Soft-EM convergence threshold on the change of the mean log-likelihood.
     max_iter : int, default=100
-        Maximum number of EM iterations per initialisation.
+        Maximum number of EM iterations per initialisation. 0 runs none, as
+        ``GaussianMixture`` (and scikit-learn): the fitted parameters are those of the
+        (last) initialisation, ``n_iter_`` is 0, ``converged_`` False, ``lower_bound_``
+        -inf and ``lower_bounds_`` empty.
     n_init : int, default=1
         Number of initialisations; the run with the highest log-likelihood is kept.
     init_params : {"random", "random_from_data"}, default="random"
@@ -496,7 +500,7 @@ class BinomialMixture(EMMixture):
             Component of each row, in draw order.
         """
         weights, probs = self._fitted_params()
-        n_samples = check_int(n_samples, "n_samples", 1)
+        n_samples = check_n_samples(n_samples)
         rng = check_random_state(self.random_state if random_state is None else random_state)
         k, d = probs.shape
         T = as_float_array(self.trials if trials is None else trials, "trials")

@@ -21,6 +21,7 @@ from ._validation import (
     check_choice,
     check_fitted,
     check_int,
+    check_n_samples,
     check_random_state,
     check_real,
     check_sample_weight,
@@ -55,11 +56,14 @@ _OVERFLOW_MESSAGE = (
 
 def _not_pd_message(c, covariance_type, reg_covar):
     which = "the tied covariance" if covariance_type == "tied" else f"component {c}"
+    # The first two sentences are scikit-learn's: code written for it matches on them.
     return (
-        f"Fitting the mixture model failed because {which} has a covariance matrix that is "
-        f"not positive definite after adding reg_covar={reg_covar:g} to its diagonal "
-        "(collapsed samples or a constant feature). Increase reg_covar, use fewer "
-        "components, scale the input data, or pass float64 data."
+        "Fitting the mixture model failed because some components have ill-defined "
+        "empirical covariance (for instance caused by singleton or collapsed samples). "
+        "Try to decrease the number of components, increase reg_covar, or scale the "
+        f"input data. Here {which} has a covariance matrix that is not positive definite "
+        f"after adding reg_covar={reg_covar:g} to its diagonal (collapsed samples or a "
+        "constant feature); for float32 data, passing float64 data can also help."
     )
 
 
@@ -87,6 +91,10 @@ class GaussianMixture(EMMixture):
     reg_covar : float, default=1e-6
         Added to the diagonal of every covariance so that they stay positive definite.
     max_iter : int, default=100
+        EM iterations at most, per initialisation. 0 runs none, as in scikit-learn: the
+        fitted parameters are those of the (last) initialisation, ``n_iter_`` is 0,
+        ``converged_`` False, ``lower_bound_`` -inf and ``lower_bounds_`` empty, and no
+        ConvergenceWarning is given.
     n_init : int, default=1
     init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default="kmeans"
         "kmeans": responsibilities from fastem's compiled k-means (greedy k-means++
@@ -116,8 +124,10 @@ class GaussianMixture(EMMixture):
     converged_ : bool
     n_iter_ : int
     lower_bound_ : float
-        Mean per-sample log-likelihood of the kept run at its last E-step.
+        Mean per-sample log-likelihood of the kept run at its last E-step (-inf after a
+        fit with ``max_iter=0``).
     lower_bounds_ : list of float
+        The same quantity at every iteration of the kept run.
     n_features_in_ : int
 
     Notes
@@ -561,14 +571,29 @@ class GaussianMixture(EMMixture):
             run_interruptibly(gauss_rows, *args)
         else:  # a thread costs more than the call
             gauss_rows(*args)
-        return out_ll, out_resp, out_lab
+        # As scikit-learn: log-likelihoods and posteriors in the data's dtype.
+        with np.errstate(over="ignore"):
+            return out_ll.astype(X.dtype, copy=False), out_resp.astype(X.dtype, copy=False), out_lab
 
     def score_samples(self, X):
-        """Log-likelihood of each row. Returns ndarray of shape (n_samples,)."""
+        """Log-likelihood of each row.
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n_samples,)
+            float32 for float32 ``X`` (a row whose log-likelihood is below float32's range
+            gets -inf), else float64.
+        """
         return self._rows(X, ll=True)[0]
 
     def predict_proba(self, X):
-        """Posterior probability of each component. Returns (n_samples, n_components)."""
+        """Posterior probability of each component.
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components)
+            float32 for float32 ``X``, else float64.
+        """
         return self._rows(X, resp=True)[1]
 
     def predict(self, X):
@@ -605,7 +630,7 @@ class GaussianMixture(EMMixture):
         labels : ndarray of shape (n_samples,)
         """
         (weights, means, cov, _, _), ct = self._fitted_params()
-        n_samples = check_int(n_samples, "n_samples", 1)
+        n_samples = check_n_samples(n_samples)
         rng = check_random_state(self.random_state if random_state is None else random_state)
         k, d = means.shape
         labels = rng.choice(k, size=n_samples, p=weights / weights.sum())

@@ -7,15 +7,22 @@ private helpers that they import stay scikit-learn's), and collects its tests he
 The file name does not start with ``test_``: a plain ``pytest`` skips it, and CI runs it
 on its own, with the float32 variants (``ci/sklearn_tests.sh``)::
 
-    SKLEARN_RUN_FLOAT32_TESTS=1 pytest tests/sklearn_suite/gaussian_mixture_suite.py
+    SKLEARN_RUN_FLOAT32_TESTS=1 pytest tests/sklearn_gaussian_mixture_suite.py
+
+The counts (collected, passed, excluded by reason) are printed at the end of the run
+(``pytest_terminal_summary`` in ``conftest.py``).
 
 Every other test of that file must pass.  The few excluded below test something that
-fastem does not claim to share with scikit-learn; each says why.
+fastem does not claim to share with scikit-learn; each says why.  ``CONFLICTS`` lists the
+tests that fail because of a deliberate difference in fastem; they run as strict xfails,
+so a change of outcome is noticed.
 """
 
 import importlib
+import os
 import sys
 
+import numpy as np
 import pytest
 
 import fastem
@@ -55,6 +62,51 @@ EXCLUDED = {
 }
 
 
+CONFLICTS = {
+    "test_gaussian_mixture_setting_best_params": (
+        "a component that holds a single row gets variance 0 (to rounding) and reg_covar=0, "
+        "and fastem raises scikit-learn's own 'ill-defined empirical covariance' error. "
+        "scikit-learn passes only because it computes variances from uncentred moments "
+        "and 10*eps added to the component's weight leaves about x**2 * 1e-15 of them: "
+        "moved so that the row sits at the origin, scikit-learn raises too. fastem "
+        "centres its moments (translation invariant, accurate for float32 far from 0)"),
+}
+
+
+# scikit-learn's tests take two fixtures from scikit-learn's conftest, which is not loaded
+# here (it also limits thread pools and changes collection for its whole suite).  Same
+# meaning, same environment variables: ``global_dtype`` is float64, and float32 with
+# SKLEARN_RUN_FLOAT32_TESTS=1; ``global_random_seed`` is 42, or what
+# SKLEARN_TESTS_GLOBAL_RANDOM_SEED says (a seed N, a range N-M, or "all" for 0-99).
+def _float32_param():
+    run = os.environ.get("SKLEARN_RUN_FLOAT32_TESTS", "0") == "1"
+    skip = pytest.mark.skipif(not run, reason="float32 variant: set SKLEARN_RUN_FLOAT32_TESTS=1")
+    return pytest.param(np.float32, marks=skip, id="float32")
+
+
+@pytest.fixture(params=[_float32_param(), pytest.param(np.float64, id="float64")])
+def global_dtype(request):
+    return request.param
+
+
+def _random_seeds():
+    spec = os.environ.get("SKLEARN_TESTS_GLOBAL_RANDOM_SEED")
+    if spec is None:
+        return [42]
+    if spec == "all":
+        return list(range(100))
+    low, _, high = spec.partition("-")
+    seeds = list(range(int(low), int(high or low) + 1))
+    if not seeds or seeds[0] < 0 or seeds[-1] > 99:
+        raise ValueError(f"SKLEARN_TESTS_GLOBAL_RANDOM_SEED must lie in [0, 99]; got {spec!r}")
+    return seeds
+
+
+@pytest.fixture(params=_random_seeds())
+def global_random_seed(request):
+    return request.param
+
+
 def _import_with_fastem():
     if MODULE in sys.modules:  # bound to scikit-learn's class already
         raise RuntimeError(f"{MODULE} was imported before this harness; run it on its own")
@@ -72,7 +124,7 @@ def _import_with_fastem():
 _module = _import_with_fastem()
 _tests = {name: obj for name, obj in vars(_module).items()
           if name.startswith("test_") and callable(obj)}
-_stale = sorted(set(EXCLUDED) - set(_tests))
+_stale = sorted((set(EXCLUDED) | set(CONFLICTS)) - set(_tests))
 if _stale:
     raise RuntimeError(f"excluded tests that {MODULE} no longer has: {_stale}")
 for _name, (_why, _detail) in EXCLUDED.items():
@@ -81,4 +133,7 @@ for _name, (_why, _detail) in EXCLUDED.items():
     _test = _tests[_name]
     _mark = pytest.mark.skipif(True, reason=f"{_why}: {_detail}").mark
     _test.pytestmark = [_mark, *getattr(_test, "pytestmark", [])]
+for _name, _why in CONFLICTS.items():
+    pytest.mark.xfail(strict=True, raises=ValueError,
+                      reason=f"conflicts with a fastem design choice: {_why}")(_tests[_name])
 globals().update(_tests)
