@@ -24,9 +24,11 @@ from ._validation import (
     check_n_samples,
     check_random_state,
     check_real,
+    check_not_empty,
     check_sample_weight,
     check_weights,
     n_effective_rows,
+    wrong_features,
 )
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -183,16 +185,12 @@ class GaussianMixture(EMMixture):
         if X.ndim != 2:
             raise ValueError(
                 f"Expected a 2-D array (n_samples, n_features), got {X.ndim}-D with shape "
-                f"{X.shape}; reshape with X.reshape(-1, 1) for a single feature or "
-                "X.reshape(1, -1) for a single sample"
+                f"{X.shape}. Reshape your data with X.reshape(-1, 1) for a single feature "
+                "or X.reshape(1, -1) for a single sample."
             )
-        if X.shape[0] == 0 or X.shape[1] == 0:
-            raise ValueError(f"X is empty: shape {X.shape}")
+        check_not_empty(X, X.shape)
         if n_features is not None and X.shape[1] != n_features:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but GaussianMixture was fitted with "
-                f"{n_features}"
-            )
+            raise wrong_features(X, n_features, self)
         i, j = check_finite(X)
         if i >= 0:
             raise ValueError(f"X contains NaN or infinity (first at row {i}, column {j})")

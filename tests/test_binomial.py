@@ -313,7 +313,7 @@ def test_sample_weight_errors_and_predict_feature_mismatch():
         with pytest.raises(ValueError, match=match):
             BinomialMixture(2).fit(X, trials=5, sample_weight=w)
     m = BinomialMixture(2, random_state=0).fit(X, trials=5)
-    with pytest.raises(ValueError, match="has 3 features, but BinomialMixture was fitted with 2"):
+    with pytest.raises(ValueError, match="X has 3 features, but BinomialMixture is expecting 2 features as input"):
         m.predict([[1, 2, 3]], trials=5)
     with pytest.raises(ValueError, match="not fitted"):
         BinomialMixture(2).predict(X, trials=5)

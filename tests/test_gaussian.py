@@ -356,6 +356,22 @@ def test_bad_input_raises_clear_error(X, match):
         GaussianMixture(2).fit(X)
 
 
+def test_sparse_and_non_numeric_objects_are_type_errors_that_say_why():
+    from scipy import sparse
+
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    m = GaussianMixture(2, random_state=0).fit(X)
+    for bad, match in [(sparse.csr_array(X), "Sparse input is not supported"),
+                       (np.array([[{"a": 1}, 2.0]] * 20, dtype=object),
+                        "must be numeric.*argument must be a string or a real number")]:
+        for call in (GaussianMixture(2).fit, m.predict, m.score_samples):
+            with pytest.raises(TypeError, match=match) as info:
+                call(bad)
+            assert isinstance(info.value, ValueError)  # as every other bad input
+    with pytest.raises(ValueError, match=r"0 feature\(s\) \(shape=\(5, 0\)\) while a minimum"):
+        GaussianMixture(2).fit(np.empty((5, 0)))
+
+
 @pytest.mark.parametrize(
     "params, match",
     [
@@ -383,7 +399,7 @@ def test_predict_checks_features_and_fitted():
     with pytest.raises(ValueError, match="not fitted"):
         GaussianMixture(2).predict(X)
     m = GaussianMixture(2, random_state=0).fit(X)
-    with pytest.raises(ValueError, match="X has 3 features, but GaussianMixture was fitted with 2"):
+    with pytest.raises(ValueError, match="X has 3 features, but GaussianMixture is expecting 2 features as input"):
         m.predict(np.ones((4, 3)))
 
 
@@ -399,7 +415,7 @@ def test_accepts_lists_fortran_strided_integer_and_dataframes():
                                    rtol=1e-12)
 
 
-    class FrameLike:  # what pandas offers numpy: __array__ (pandas is not a test dependency)
+    class FrameLike:  # what pandas offers numpy: __array__ (and a frame-like that is not pandas)
         def __init__(self, values):
             self.values = values
 
