@@ -125,7 +125,7 @@ class EMMixture(BaseEstimator):
     def _check_em_params(self):
         check_choice(self.mode, "mode", MODES)
         check_real(self.tol, "tol", 0.0)
-        check_int(self.max_iter, "max_iter", 1)
+        check_int(self.max_iter, "max_iter", 0)
         check_int(self.n_init, "n_init", 1)
         check_int(self.verbose, "verbose", 0)
         check_random_state(self.random_state)  # type check only
@@ -171,6 +171,12 @@ class EMMixture(BaseEstimator):
             t0 = t_last = time.perf_counter()
             if verbose:
                 print(f"Initialization {init}")
+            if self.max_iter == 0:
+                # As scikit-learn: the parameters of the initialisation as they are, no EM
+                # pass, so no log-likelihood (-inf) and not converged; of several
+                # initialisations the last one is kept (none is scored).
+                best = (-np.inf, params, False, 0, [])
+                continue
             # As scikit-learn: a warm start measures its first change from the last bound.
             prev = self.lower_bound_ if warm else -np.inf
             for it in range(1, self.max_iter + 1):
@@ -212,13 +218,17 @@ class EMMixture(BaseEstimator):
                 best = (kept_ll, kept, converged, it, history)
         kept_ll, params, converged, n_iter, history = best
         warning = None
-        if code != STOCHASTIC and not converged:
-            rule = "the change of the mean log-likelihood below tol" if code == SOFT else (
-                "no assignment changing"
+        if code != STOCHASTIC and not converged and self.max_iter > 0:
+            rule = (
+                "the mean log-likelihood changed by less than tol" if code == SOFT else
+                "an iteration in which no row changed component (hard EM ignores tol)"
             )
+            # scikit-learn's words first: warning filters match the start of the message.
             warning = (
+                "Best performing initialization did not converge. Try different init "
+                "parameters, or increase max_iter, tol, or check for degenerate data. "
                 f"{type(self).__name__} ({mode} EM) stopped at max_iter={self.max_iter} "
-                f"without {rule}. Increase max_iter or tol, or check the data."
+                f"before {rule}."
             )
         attributes = self._fitted_attributes(params, data)
         attributes.update(converged_=converged, n_iter_=n_iter, lower_bound_=kept_ll,

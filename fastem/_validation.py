@@ -5,6 +5,7 @@ memory layout has to change, and the kernels only read their inputs.
 """
 
 import numbers
+import sys
 
 import numpy as np
 
@@ -36,6 +37,17 @@ def check_int(value, name, low, high=None):
     return int(value)
 
 
+def check_n_samples(n_samples):
+    """``sample``'s count: an int >= 1 (the error starts as scikit-learn's does)."""
+    if (isinstance(n_samples, bool) or not isinstance(n_samples, (numbers.Integral, np.integer))
+            or n_samples < 1):
+        raise ValueError(
+            f"Invalid value for 'n_samples': {n_samples!r}. sample draws an integer number "
+            "of rows, at least 1."
+        )
+    return int(n_samples)
+
+
 def check_real(value, name, low, *, strict=False):
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
         raise ValueError(f"{name} must be a real number; got {value!r}")
@@ -52,8 +64,27 @@ def check_choice(value, name, choices):
     return value
 
 
+class InputTypeError(TypeError, ValueError):
+    """Input of a kind fastem does not take (sparse, non-numeric objects).
+
+    A TypeError, as NumPy and scikit-learn raise for these, and a ValueError, as every
+    other bad input to fastem is.
+    """
+
+
+def _is_sparse(X):
+    # scipy.sparse cannot hold X unless it is loaded: looked up, never imported.
+    sparse = sys.modules.get("scipy.sparse")
+    return sparse is not None and sparse.issparse(X)
+
+
 def as_float_array(X, name="X"):
     """Numeric array -> float32 stays float32, everything else becomes float64."""
+    if _is_sparse(X):
+        raise InputTypeError(
+            f"Sparse input is not supported: {name} is a scipy.sparse {type(X).__name__}. "
+            f"Pass a dense array ({name}.toarray()) if it fits in memory."
+        )
     if hasattr(X, "__array__") or isinstance(X, (list, tuple, numbers.Number)):
         try:
             arr = np.asarray(X)
@@ -62,13 +93,18 @@ def as_float_array(X, name="X"):
     else:
         raise ValueError(f"{name} must be array-like; got {type(X).__name__}")
     if arr.dtype.kind == "c":
-        raise ValueError(f"{name} must be real-valued; got complex dtype {arr.dtype}")
+        raise ValueError(
+            f"Complex data not supported: {name} must be real-valued; got dtype {arr.dtype}"
+        )
     if arr.dtype.kind not in "biuf":
         try:
             arr = arr.astype(np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"{name} must be numeric; got dtype {arr.dtype} that cannot be converted to float"
+        except (TypeError, ValueError) as exc:
+            # NumPy's reason names the offending value's type (a TypeError) or text.
+            kind = InputTypeError if isinstance(exc, TypeError) else ValueError
+            raise kind(
+                f"{name} must be numeric; its dtype {arr.dtype} could not be converted to "
+                f"float: {exc}"
             ) from None
     dtype = np.float32 if arr.dtype == np.float32 else np.float64
     # np.asarray, not np.ascontiguousarray: the latter turns a 0-d array into shape (1,).
@@ -120,8 +156,25 @@ def check_sample_weight(sample_weight, n_samples):
         raise ValueError(f"sample_weight must be >= 0; row {int(np.argmax(w < 0))} is negative")
     top = w.max() if n_samples else 0.0
     if not top > 0:
-        raise ValueError("sample_weight must have a positive sum")
+        raise ValueError("sample_weight is zero for every row; it must have a positive sum")
     return w / top
+
+
+def check_not_empty(X, shape, name="X"):
+    """At least one row and one column in the 2-D ``X``; ``shape``: what the caller gave."""
+    for count, what in ((X.shape[0], "sample"), (X.shape[1], "feature")):
+        if count == 0:
+            raise ValueError(
+                f"{name} is empty: 0 {what}(s) (shape={tuple(shape)}) while a minimum of 1 is "
+                "required."
+            )
+
+
+def wrong_features(X, n_features, estimator):
+    return ValueError(
+        f"X has {X.shape[1]} features, but {type(estimator).__name__} is expecting "
+        f"{n_features} features as input (the number it was fitted with)."
+    )
 
 
 def n_effective_rows(w, n_samples):

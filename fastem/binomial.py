@@ -20,10 +20,13 @@ from ._validation import (
     check_choice,
     check_fitted,
     check_int,
+    check_n_samples,
+    check_not_empty,
     check_random_state,
     check_sample_weight,
     check_weights,
     n_effective_rows,
+    wrong_features,
 )
 
 #: Fitted success probabilities are kept in ``[PROB_EPS, 1 - PROB_EPS]`` so that every
@@ -39,17 +42,22 @@ _EMPTY_2D = np.empty((0, 0), dtype=np.float64)
 _INTERRUPTIBLE_CELLS = 1 << 20  # per-row outputs for more rows x components: Ctrl-C-safe
 _EMPTY_I64 = np.empty(0, dtype=np.int64)
 
+# What every count error adds: checks written for other estimators feed arbitrary
+# floats, and the message has to say that this model takes nothing else.
+_COUNTS = "BinomialMixture models counts: non-negative integers no larger than trials"
 _COUNT_ERRORS = {
     1: "X contains NaN or infinity at row {i}, column {j}",
-    2: "X must hold non-negative counts; X[{i}, {j}] = {x} is negative",
-    3: "X must hold integer counts; X[{i}, {j}] = {x} is not an integer",
+    2: "Negative values in data: X[{i}, {j}] = {x} is negative. " + _COUNTS + ".",
+    3: "X[{i}, {j}] = {x} is not an integer. " + _COUNTS + ".",
     4: "trials contains NaN or infinity (at row {i}, column {j} of X)",
     5: "trials must be >= 1; got {t} for row {i}, column {j} of X",
     6: "trials must be integers; got {t} for row {i}, column {j} of X",
-    7: "counts cannot exceed trials; X[{i}, {j}] = {x} but trials = {t}",
+    7: "counts cannot exceed trials; X[{i}, {j}] = {x} but trials = {t}. " + _COUNTS
+       + " (trials is a constructor parameter and a keyword of every method).",
     8: "trials must be at most 2**53 (about 9.0e15, float64's exact integers); got {t} for "
        "row {i}, column {j} of X",
 }
+_NEGATIVE = 2
 
 
 class _Data:
@@ -153,7 +161,10 @@ class BinomialMixture(EMMixture):
     tol : float, default=1e-3
         Soft-EM convergence threshold on the change of the mean log-likelihood.
     max_iter : int, default=100
-        Maximum number of EM iterations per initialisation.
+        Maximum number of EM iterations per initialisation. 0 runs none, as
+        ``GaussianMixture`` (and scikit-learn): the fitted parameters are those of the
+        (last) initialisation, ``n_iter_`` is 0, ``converged_`` False, ``lower_bound_``
+        -inf and ``lower_bounds_`` empty.
     n_init : int, default=1
         Number of initialisations; the run with the highest log-likelihood is kept.
     init_params : {"random", "random_from_data"}, default="random"
@@ -250,15 +261,17 @@ class BinomialMixture(EMMixture):
             raise ValueError(
                 f"X must be 1-D (n_samples,) or 2-D (n_samples, n_features); got {X.ndim}-D"
             )
-        if X.shape[0] == 0 or X.shape[1] == 0:
-            raise ValueError(f"X is empty: shape {orig_shape}")
+        check_not_empty(X, orig_shape)
         if n_features is not None and X.shape[1] != n_features:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} was fitted with "
-                f"{n_features}"
-            )
+            raise wrong_features(X, n_features, self)
         T = _check_trials(trials, X, orig_shape)
         code, i, j = check_counts(X, T)
+        if code in (3, 7):
+            # A negative value anywhere is the plainer error (and the one scikit-learn's
+            # checks for positive-only estimators look for); found on the error path only.
+            negative = np.argwhere(X < 0)
+            if negative.shape[0]:
+                code, (i, j) = _NEGATIVE, negative[0]
         if code:
             t = T[i if T.shape[0] > 1 else 0, j if T.shape[1] > 1 else 0]
             raise ValueError(_COUNT_ERRORS[code].format(i=i, j=j, x=X[i, j], t=t))
@@ -496,7 +509,7 @@ class BinomialMixture(EMMixture):
             Component of each row, in draw order.
         """
         weights, probs = self._fitted_params()
-        n_samples = check_int(n_samples, "n_samples", 1)
+        n_samples = check_n_samples(n_samples)
         rng = check_random_state(self.random_state if random_state is None else random_state)
         k, d = probs.shape
         T = as_float_array(self.trials if trials is None else trials, "trials")

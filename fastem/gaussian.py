@@ -21,11 +21,14 @@ from ._validation import (
     check_choice,
     check_fitted,
     check_int,
+    check_n_samples,
+    check_not_empty,
     check_random_state,
     check_real,
     check_sample_weight,
     check_weights,
     n_effective_rows,
+    wrong_features,
 )
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -55,11 +58,14 @@ _OVERFLOW_MESSAGE = (
 
 def _not_pd_message(c, covariance_type, reg_covar):
     which = "the tied covariance" if covariance_type == "tied" else f"component {c}"
+    # The first two sentences are scikit-learn's: code written for it matches on them.
     return (
-        f"Fitting the mixture model failed because {which} has a covariance matrix that is "
-        f"not positive definite after adding reg_covar={reg_covar:g} to its diagonal "
-        "(collapsed samples or a constant feature). Increase reg_covar, use fewer "
-        "components, scale the input data, or pass float64 data."
+        "Fitting the mixture model failed because some components have ill-defined "
+        "empirical covariance (for instance caused by singleton or collapsed samples). "
+        "Try to decrease the number of components, increase reg_covar, or scale the "
+        f"input data. Here {which} has a covariance matrix that is not positive definite "
+        f"after adding reg_covar={reg_covar:g} to its diagonal (collapsed samples or a "
+        "constant feature); for float32 data, passing float64 data can also help."
     )
 
 
@@ -87,6 +93,10 @@ class GaussianMixture(EMMixture):
     reg_covar : float, default=1e-6
         Added to the diagonal of every covariance so that they stay positive definite.
     max_iter : int, default=100
+        EM iterations at most, per initialisation. 0 runs none, as in scikit-learn: the
+        fitted parameters are those of the (last) initialisation, ``n_iter_`` is 0,
+        ``converged_`` False, ``lower_bound_`` -inf and ``lower_bounds_`` empty, and no
+        ConvergenceWarning is given.
     n_init : int, default=1
     init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default="kmeans"
         "kmeans": responsibilities from fastem's compiled k-means (greedy k-means++
@@ -116,8 +126,10 @@ class GaussianMixture(EMMixture):
     converged_ : bool
     n_iter_ : int
     lower_bound_ : float
-        Mean per-sample log-likelihood of the kept run at its last E-step.
+        Mean per-sample log-likelihood of the kept run at its last E-step (-inf after a
+        fit with ``max_iter=0``).
     lower_bounds_ : list of float
+        The same quantity at every iteration of the kept run.
     n_features_in_ : int
 
     Notes
@@ -173,16 +185,12 @@ class GaussianMixture(EMMixture):
         if X.ndim != 2:
             raise ValueError(
                 f"Expected a 2-D array (n_samples, n_features), got {X.ndim}-D with shape "
-                f"{X.shape}; reshape with X.reshape(-1, 1) for a single feature or "
-                "X.reshape(1, -1) for a single sample"
+                f"{X.shape}. Reshape your data with X.reshape(-1, 1) for a single feature "
+                "or X.reshape(1, -1) for a single sample."
             )
-        if X.shape[0] == 0 or X.shape[1] == 0:
-            raise ValueError(f"X is empty: shape {X.shape}")
+        check_not_empty(X, X.shape)
         if n_features is not None and X.shape[1] != n_features:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but GaussianMixture was fitted with "
-                f"{n_features}"
-            )
+            raise wrong_features(X, n_features, self)
         i, j = check_finite(X)
         if i >= 0:
             raise ValueError(f"X contains NaN or infinity (first at row {i}, column {j})")
@@ -552,14 +560,29 @@ class GaussianMixture(EMMixture):
             run_interruptibly(gauss_rows, *args)
         else:  # a thread costs more than the call
             gauss_rows(*args)
-        return out_ll, out_resp, out_lab
+        # As scikit-learn: log-likelihoods and posteriors in the data's dtype.
+        with np.errstate(over="ignore"):
+            return out_ll.astype(X.dtype, copy=False), out_resp.astype(X.dtype, copy=False), out_lab
 
     def score_samples(self, X):
-        """Log-likelihood of each row. Returns ndarray of shape (n_samples,)."""
+        """Log-likelihood of each row.
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n_samples,)
+            float32 for float32 ``X`` (a row whose log-likelihood is below float32's range
+            gets -inf), else float64.
+        """
         return self._rows(X, ll=True)[0]
 
     def predict_proba(self, X):
-        """Posterior probability of each component. Returns (n_samples, n_components)."""
+        """Posterior probability of each component.
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components)
+            float32 for float32 ``X``, else float64.
+        """
         return self._rows(X, resp=True)[1]
 
     def predict(self, X):
@@ -596,7 +619,7 @@ class GaussianMixture(EMMixture):
         labels : ndarray of shape (n_samples,)
         """
         (weights, means, cov, _, _), ct = self._fitted_params()
-        n_samples = check_int(n_samples, "n_samples", 1)
+        n_samples = check_n_samples(n_samples)
         rng = check_random_state(self.random_state if random_state is None else random_state)
         k, d = means.shape
         labels = rng.choice(k, size=n_samples, p=weights / weights.sum())

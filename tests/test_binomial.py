@@ -72,6 +72,21 @@ def test_convergence_warning_only_for_soft_and_hard():
     assert not m.converged_ and m.n_iter_ == 5 and len(m.lower_bounds_) == 5
 
 
+@pytest.mark.parametrize("mode", ["soft", "hard", "stochastic"])
+def test_max_iter_zero_is_the_initialisation(mode):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ConvergenceWarning for max_iter=0
+        m = coins(max_iter=0, mode=mode).fit(HEADS, trials=10)
+    np.testing.assert_array_equal(m.probs_, [[0.6], [0.5]])
+    np.testing.assert_array_equal(m.weights_, [0.5, 0.5])
+    assert (m.n_iter_, m.converged_, m.lower_bound_, m.lower_bounds_) == (0, False, -np.inf, [])
+    one = coins(max_iter=1, tol=0, mode=mode, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        one.fit(HEADS, trials=10)
+    np.testing.assert_allclose(m.score(HEADS, trials=10), one.lower_bounds_[0], rtol=1e-12)
+
+
 def test_stochastic_keeps_best_iterate():
     rng = np.random.default_rng(0)
     X = np.concatenate([rng.binomial(10, 0.3, 300), rng.binomial(10, 0.6, 300)])
@@ -275,7 +290,8 @@ def test_bad_input_raises_clear_error(X, trials, match):
         (dict(n_components=0), "n_components"),
         (dict(mode="fuzzy"), "mode"),
         (dict(tol=-1), "tol"),
-        (dict(max_iter=0), "max_iter"),
+        (dict(max_iter=-1), "max_iter"),
+        (dict(max_iter=1.5), "max_iter"),
         (dict(n_init=0), "n_init"),
         (dict(init_params="kmeans"), "init_params"),
         (dict(weights_init=[0.5, 0.6]), "sum to 1"),
@@ -297,7 +313,7 @@ def test_sample_weight_errors_and_predict_feature_mismatch():
         with pytest.raises(ValueError, match=match):
             BinomialMixture(2).fit(X, trials=5, sample_weight=w)
     m = BinomialMixture(2, random_state=0).fit(X, trials=5)
-    with pytest.raises(ValueError, match="has 3 features, but BinomialMixture was fitted with 2"):
+    with pytest.raises(ValueError, match="X has 3 features, but BinomialMixture is expecting 2 features as input"):
         m.predict([[1, 2, 3]], trials=5)
     with pytest.raises(ValueError, match="not fitted"):
         BinomialMixture(2).predict(X, trials=5)

@@ -72,6 +72,63 @@ def test_same_answers_as_scikit_learn(ct, dtype):
 
 
 @pytest.mark.parametrize("ct", TYPES)
+def test_max_iter_zero_is_the_initialisation(ct, dtype):
+    X, _, _ = blobs(n=200, seed=9, dtype=dtype)
+    start = {k: v.astype(dtype) for k, v in inits(ct, X, 3, seed=2).items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # max_iter=0 is not a failure to converge
+        ours = GaussianMixture(3, covariance_type=ct, max_iter=0, **start).fit(X)
+    cov = ref.covariances_from_precisions(start["precisions_init"].astype(np.float64), ct)
+    precisions, chol = ref.precisions_from_covariances(cov, ct)
+    # precisions_cholesky_ is the upper factor of precisions_init (scikit-learn issue 26415)
+    want = dict(weights_=start["weights_init"], means_=start["means_init"], covariances_=cov,
+                precisions_=precisions, precisions_cholesky_=chol)
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    for name, value in want.items():
+        got = getattr(ours, name)
+        assert got.dtype == dtype, name
+        np.testing.assert_allclose(got, value, rtol=rtol, atol=rtol * np.abs(value).max(),
+                                   err_msg=name)
+    assert (ours.n_iter_, ours.converged_, ours.lower_bound_, ours.lower_bounds_) == (
+        0, False, -np.inf, [])
+    # scikit-learn's first lower bound is the log-likelihood at the same initialisation
+    sk = quiet(SKGaussianMixture(3, covariance_type=ct, max_iter=1, **start).fit, X)
+    np.testing.assert_allclose(ours.score(X), sk.lower_bounds_[0], rtol=rtol)
+
+
+@pytest.mark.parametrize("init", ["kmeans", "k-means++", "random", "random_from_data"])
+def test_max_iter_zero_with_each_init_then_warm_start(init):
+    X, _, _ = blobs(n=200, seed=10)
+    m = GaussianMixture(3, init_params=init, max_iter=0, n_init=2, random_state=0).fit(X)
+    assert m.n_iter_ == 0 and not m.converged_ and m.lower_bound_ == -np.inf
+    assert np.all(np.isfinite(m.score_samples(X)))
+    start = m.means_.copy()
+    m.set_params(warm_start=True, max_iter=1)
+    quiet(m.fit, X)  # one EM step from the initialisation
+    assert m.n_iter_ == 1 and len(m.lower_bounds_) == 1 and np.isfinite(m.lower_bound_)
+    assert not np.array_equal(m.means_, start)
+    fitted = m.means_.copy()
+    m.set_params(max_iter=0)
+    m.fit(X)  # a warm start with no iteration keeps the parameters, as scikit-learn
+    np.testing.assert_array_equal(m.means_, fitted)
+    assert m.n_iter_ == 0 and not m.converged_ and m.lower_bound_ == -np.inf
+
+
+def test_convergence_warning_starts_with_scikit_learns_words():
+    X, _, _ = blobs(seed=11)
+    for mode in ("soft", "hard"):
+        with pytest.warns(ConvergenceWarning) as caught:
+            GaussianMixture(3, mode=mode, max_iter=1, tol=0, random_state=0).fit(X)
+        text = str(caught[0].message)
+        assert text.startswith("Best performing initialization did not converge. ")
+        assert f"({mode} EM) stopped at max_iter=1" in text
+    with warnings.catch_warnings():  # a filter on scikit-learn's text silences fastem too
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", message="Best performing initialization did not")
+        GaussianMixture(3, max_iter=1, tol=0, random_state=0).fit(X)
+
+
+@pytest.mark.parametrize("ct", TYPES)
 def test_soft_convergence_matches_scikit_learn(ct):
     X, _, _ = blobs(seed=3)
     kw = dict(covariance_type=ct, tol=1e-4, max_iter=200, **inits(ct, X, 3, seed=4))
@@ -207,6 +264,13 @@ def test_float32_input_is_not_copied_and_parameters_stay_float32():
     gm.fit(X)
     for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
         assert getattr(gm, name).dtype == np.float32
+    # per-row results in the data's dtype, as scikit-learn's
+    assert gm.score_samples(X).dtype == gm.predict_proba(X).dtype == np.float32
+    assert gm.score_samples(X.astype(np.float64)).dtype == np.float64
+    assert gm.predict_proba(X.tolist()).dtype == np.float64
+    np.testing.assert_allclose(gm.score_samples(X), gm.score_samples(X.astype(np.float64)),
+                               rtol=1e-6)
+    assert gm.score(X) == float(np.mean(gm.score_samples(X)))
 
 
 @pytest.mark.parametrize("ct", TYPES)
@@ -231,6 +295,9 @@ def test_not_positive_definite_names_component_and_remedies():
                          precisions_init=np.repeat(np.eye(2)[None], 2, axis=0) * 1e4,
                          weights_init=[0.3, 0.7])
     with pytest.raises(ValueError, match=r"component 0 .*not positive definite.*reg_covar"):
+        gm.fit(X)
+    with pytest.raises(ValueError, match=r"^Fitting the mixture model failed because some "
+                       "components have ill-defined empirical covariance"):  # sklearn's words
         gm.fit(X)
     gm.set_params(reg_covar=1e-6)
     assert np.all(np.isfinite(gm.fit(X).covariances_))
@@ -289,6 +356,22 @@ def test_bad_input_raises_clear_error(X, match):
         GaussianMixture(2).fit(X)
 
 
+def test_sparse_and_non_numeric_objects_are_type_errors_that_say_why():
+    from scipy import sparse
+
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    m = GaussianMixture(2, random_state=0).fit(X)
+    for bad, match in [(sparse.csr_array(X), "Sparse input is not supported"),
+                       (np.array([[{"a": 1}, 2.0]] * 20, dtype=object),
+                        "must be numeric.*argument must be a string or a real number")]:
+        for call in (GaussianMixture(2).fit, m.predict, m.score_samples):
+            with pytest.raises(TypeError, match=match) as info:
+                call(bad)
+            assert isinstance(info.value, ValueError)  # as every other bad input
+    with pytest.raises(ValueError, match=r"0 feature\(s\) \(shape=\(5, 0\)\) while a minimum"):
+        GaussianMixture(2).fit(np.empty((5, 0)))
+
+
 @pytest.mark.parametrize(
     "params, match",
     [
@@ -316,7 +399,7 @@ def test_predict_checks_features_and_fitted():
     with pytest.raises(ValueError, match="not fitted"):
         GaussianMixture(2).predict(X)
     m = GaussianMixture(2, random_state=0).fit(X)
-    with pytest.raises(ValueError, match="X has 3 features, but GaussianMixture was fitted with 2"):
+    with pytest.raises(ValueError, match="X has 3 features, but GaussianMixture is expecting 2 features as input"):
         m.predict(np.ones((4, 3)))
 
 
@@ -332,7 +415,7 @@ def test_accepts_lists_fortran_strided_integer_and_dataframes():
                                    rtol=1e-12)
 
 
-    class FrameLike:  # what pandas offers numpy: __array__ (pandas is not a test dependency)
+    class FrameLike:  # what pandas offers numpy: __array__ (and a frame-like that is not pandas)
         def __init__(self, values):
             self.values = values
 
@@ -376,6 +459,9 @@ def test_sample_draw_order_and_moments():
             np.testing.assert_allclose(S[lab == c].mean(axis=0), m.means_[c], atol=0.1)
         S2, lab2 = m.sample(30000, random_state=1)
         np.testing.assert_array_equal(S, S2)
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="^Invalid value for 'n_samples'"):
+            m.sample(bad)
 
 
 def test_fit_memory_is_small_next_to_input():

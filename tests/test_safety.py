@@ -93,7 +93,7 @@ def test_binomial_methods_follow_the_fit_not_changed_parameters(new):
 def test_data_with_other_n_features_is_refused_after_fit():
     X = blobs(d=2)
     g = GaussianMixture(2, random_state=0).fit(X)
-    with pytest.raises(ValueError, match="3 features, but GaussianMixture was fitted with 2"):
+    with pytest.raises(ValueError, match="3 features, but GaussianMixture is expecting 2 features as input"):
         g.predict(np.hstack([X, X[:, :1]]))
     b = BinomialMixture(2, random_state=0).fit(counts(d=2), trials=10)
     with pytest.raises(ValueError, match="3 features"):
