@@ -476,28 +476,28 @@ def _chunk_rescue(XT, m, log_weights, means, prec, L, lost):
 
 
 @kernel(inline="always")
-def _weigh_chunk(rows, XT, m, k, start, w, has_w, log_weights, means, prec, mode, seed,
-                 stream, labels, track, L, mx, acc, cum, bits, pick, lost, coef, out_ll,
-                 out_resp, out_labels, out_logd):
-    """After the log joints L of a chunk: per-row outputs when ``rows`` (a constant: the
-    other branch is not compiled; returns (0, 0, False)), else turn L into w_i times the
-    mode's weights and return the chunk's (weighted log-likelihood, label changes, True).
-    Lost rows (below float64's range under every component) are repaired first.  The CHUNK-long scratch rows are made once
-    per kernel call, not per chunk: each view costs atomic reference-count updates."""
-    if rows:
-        n_lost = find_lost(L, m, k, mx, lost)
-        if n_lost > 0:
-            _chunk_rescue(XT, m, log_weights, means, prec, L, lost)
-        chunk_outputs(L, m, k, start, coef, mx, acc, bits, lost, n_lost, out_ll, out_resp,
-                      out_labels, out_logd)
-        return 0.0, 0, False
+def _weights_chunk(XT, m, k, start, w, has_w, log_weights, means, prec, mode, seed, stream,
+                   labels, track, L, mx, acc, cum, bits, pick, lost):
+    """Turn a chunk's log joints L into w_i times the mode's weights; returns the chunk's
+    (weighted log-likelihood, label changes).  Lost rows (below float64's range under
+    every component) are repaired first."""
     n_lost = chunk_posterior(L, m, k, mx, acc, bits)
     if n_lost > 0:  # L was left as it was: repair the lost rows, then normalise
         _chunk_rescue(XT, m, log_weights, means, prec, L, lost)
         chunk_posterior(L, m, k, mx, acc, bits)
-    ll, ch = chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels, track, mx,
-                           acc, cum, pick, lost, n_lost)
-    return ll, ch, True
+    return chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels, track, mx, acc,
+                         cum, pick, lost, n_lost)
+
+
+@kernel(inline="always")
+def _rows_chunk(XT, m, k, start, log_weights, means, prec, L, mx, acc, bits, lost, coef,
+                out_ll, out_resp, out_labels, out_logd):
+    """Write a chunk's per-row outputs from its log joints L (lost rows repaired first)."""
+    n_lost = find_lost(L, m, k, mx, lost)
+    if n_lost > 0:
+        _chunk_rescue(XT, m, log_weights, means, prec, L, lost)
+    chunk_outputs(L, m, k, start, coef, mx, acc, bits, lost, n_lost, out_ll, out_resp,
+                  out_labels, out_logd)
 
 
 # The three pass kernels, one per precision form, all with the signature below.  Each runs
@@ -512,21 +512,23 @@ def _weigh_chunk(rows, XT, m, k, start, w, has_w, log_weights, means, prec, mode
 #   sum w_i r_ic (x - mu_c)^2;
 # * ``p_ll[b]`` sum w_i log p(x_i), ``p_ch[b]`` labels changed (rows of positive weight).
 #
-# With ``rows`` (the ``*_rows`` kernels) no statistics are taken: the per-row outputs
-# ``out_ll`` (n,), ``out_resp`` (n, k), ``out_labels`` (n,), ``out_logd`` (n, k) are
-# written instead, each skipped when passed empty.  Rows go through in chunks of CHUNK transposed rows, so the
-# inner loops run over rows and vectorise.
+# The ``*_rows`` kernels (same signature) take no statistics: they write the per-row
+# outputs ``out_ll`` (n,), ``out_resp`` (n, k), ``out_labels`` (n,), ``out_logd`` (n, k),
+# each skipped when passed empty.  Statistics and per-row outputs are separate kernels so
+# that a fit never compiles the per-row code and predict never the modes' weights; they
+# are written out, not made from one inlined body, because Numba's inlining of a whole
+# kernel body cost more compile time than it saved.  Rows go through in chunks of CHUNK
+# transposed rows, so the inner loops run over rows and vectorise.
 PASS_SIGNATURE = (INT, INT, INT, *data(), ro(1), ro(1), ro(2), ro(3), ro(1), ro(1), INT, SEED,
                   INT, rw(1, I32), rw(2), rw(3), rw(4), rw(1), rw(1, I64), rw(1), rw(2),
                   rw(1, I64), rw(2))
 
 
-@kernel(inline="always")
-def _full_body(rows, b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center,
-        mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp,
-        out_labels, out_logd):
-    """Pass over blocks b0..b1 with full precisions: ``prec`` (k, d, d) upper-triangular
-    Cholesky factors of the precisions (precision = P P^T); see above."""
+@kernel
+def gauss_full(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center, mode, seed,
+        stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp, out_labels, out_logd):
+    """Statistics pass over blocks b0..b1, full precisions: ``prec`` (k, d, d)
+    upper-triangular Cholesky factors of the precisions (precision = P P^T)."""
     n = max(XS.shape[0], XD.shape[0])
     k, d = means.shape
     has_w = w.shape[0] > 0
@@ -535,10 +537,9 @@ def _full_body(rows, b0, b1, block, XS, XD, w, log_weights, means, prec, log_det
     Y = np.empty((d, CHUNK))
     L = np.empty((k, CHUNK))
     f = np.empty((3, CHUNK))
-    mx, acc, cum = f[0], f[1], f[2]
+    mx, acc, cum = f[0], f[1], f[2]  # views made once: each costs atomic refcount updates
     ib = np.empty((3, CHUNK), dtype=np.int64)
     bits, pick, lost = ib[0], ib[1], ib[2]
-    coef = np.zeros(CHUNK)  # no per-row constant in the Gaussian log density
     for b in range(b0, b1):
         lo = b * block
         hi = min(n, lo + block)
@@ -548,12 +549,9 @@ def _full_body(rows, b0, b1, block, XS, XD, w, log_weights, means, prec, log_det
             m = min(CHUNK, hi - start)
             _load_chunk(XS, XD, start, m, XT)
             _log_joint_full(XT, m, log_weights, means, prec, log_det, Y, L)
-            cll, cch, stats = _weigh_chunk(rows, XT, m, k, start, w, has_w, log_weights, means,
-                                           prec, mode, seed, stream, labels, track, L, mx, acc, cum,
-                                           bits, pick, lost, coef, out_ll, out_resp,
-                                           out_labels, out_logd)
-            if not stats:
-                continue
+            cll, cch = _weights_chunk(XT, m, k, start, w, has_w, log_weights, means, prec, mode,
+                                      seed, stream, labels, track, L, mx, acc, cum, bits, pick,
+                                      lost)
             ll += cll
             ch += cch
             for c in range(k):  # L now holds w_i * r_ic
@@ -564,17 +562,15 @@ def _full_body(rows, b0, b1, block, XS, XD, w, log_weights, means, prec, log_det
                 if t != 0.0:
                     p_nk[b, c] += t
                     _chunk_gram_centered(XT, R, means[c], m, p_s2[b, c], p_s1[b, c])
-        if not rows:
-            p_ll[b] = ll
-            p_ch[b] = ch
+        p_ll[b] = ll
+        p_ch[b] = ch
 
 
-@kernel(inline="always")
-def _tied_body(rows, b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center,
-        mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp,
-        out_labels, out_logd):
-    """Pass over blocks b0..b1 with one shared factor ``prec`` (1, d, d); the second moments
-    are taken about ``center`` (d,) with the row weights alone (see above)."""
+@kernel
+def gauss_tied(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center, mode, seed,
+        stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp, out_labels, out_logd):
+    """Statistics pass over blocks b0..b1, one shared factor ``prec`` (1, d, d); the
+    second moments are taken about ``center`` (d,) with the row weights alone."""
     n = max(XS.shape[0], XD.shape[0])
     k, d = means.shape
     has_w = w.shape[0] > 0
@@ -587,7 +583,6 @@ def _tied_body(rows, b0, b1, block, XS, XD, w, log_weights, means, prec, log_det
     mx, acc, cum = f[0], f[1], f[2]
     ib = np.empty((3, CHUNK), dtype=np.int64)
     bits, pick, lost = ib[0], ib[1], ib[2]
-    coef = np.zeros(CHUNK)
     wrow = np.empty(CHUNK)
     zsum = np.zeros(d)  # first moments about the centre: not needed
     for b in range(b0, b1):
@@ -599,12 +594,9 @@ def _tied_body(rows, b0, b1, block, XS, XD, w, log_weights, means, prec, log_det
             m = min(CHUNK, hi - start)
             _load_chunk(XS, XD, start, m, XT)
             _log_joint_tied(XT, m, log_weights, wmeans, prec, log_det, Y, L)
-            cll, cch, stats = _weigh_chunk(rows, XT, m, k, start, w, has_w, log_weights, means,
-                                           prec, mode, seed, stream, labels, track, L, mx, acc, cum,
-                                           bits, pick, lost, coef, out_ll, out_resp,
-                                           out_labels, out_logd)
-            if not stats:
-                continue
+            cll, cch = _weights_chunk(XT, m, k, start, w, has_w, log_weights, means, prec, mode,
+                                      seed, stream, labels, track, L, mx, acc, cum, bits, pick,
+                                      lost)
             ll += cll
             ch += cch
             for c in range(k):
@@ -623,17 +615,15 @@ def _tied_body(rows, b0, b1, block, XS, XD, w, log_weights, means, prec, log_det
             for r in range(m):
                 wrow[r] = w[start + r] if has_w else 1.0
             _chunk_gram_centered(XT, wrow, center, m, p_s2[b, 0], zsum)
-        if not rows:
-            p_ll[b] = ll
-            p_ch[b] = ch
+        p_ll[b] = ll
+        p_ch[b] = ch
 
 
-@kernel(inline="always")
-def _diag_body(rows, b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center,
-        mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp,
-        out_labels, out_logd):
-    """Pass over blocks b0..b1 with diagonal precisions: ``prec`` (k, 1, d) inverse standard
-    deviations (spherical: each component's value repeated over the d columns)."""
+@kernel
+def gauss_diag(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center, mode, seed,
+        stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp, out_labels, out_logd):
+    """Statistics pass over blocks b0..b1, diagonal precisions: ``prec`` (k, 1, d) inverse
+    standard deviations (spherical: each component's value repeated over d columns)."""
     n = max(XS.shape[0], XD.shape[0])
     k, d = means.shape
     has_w = w.shape[0] > 0
@@ -644,7 +634,6 @@ def _diag_body(rows, b0, b1, block, XS, XD, w, log_weights, means, prec, log_det
     mx, acc, cum = f[0], f[1], f[2]
     ib = np.empty((3, CHUNK), dtype=np.int64)
     bits, pick, lost = ib[0], ib[1], ib[2]
-    coef = np.zeros(CHUNK)
     for b in range(b0, b1):
         lo = b * block
         hi = min(n, lo + block)
@@ -654,12 +643,9 @@ def _diag_body(rows, b0, b1, block, XS, XD, w, log_weights, means, prec, log_det
             m = min(CHUNK, hi - start)
             _load_chunk(XS, XD, start, m, XT)
             _log_joint_diag(XT, m, log_weights, means, prec, log_det, L)
-            cll, cch, stats = _weigh_chunk(rows, XT, m, k, start, w, has_w, log_weights, means,
-                                           prec, mode, seed, stream, labels, track, L, mx, acc, cum,
-                                           bits, pick, lost, coef, out_ll, out_resp,
-                                           out_labels, out_logd)
-            if not stats:
-                continue
+            cll, cch = _weights_chunk(XT, m, k, start, w, has_w, log_weights, means, prec, mode,
+                                      seed, stream, labels, track, L, mx, acc, cum, bits, pick,
+                                      lost)
             ll += cll
             ch += cch
             for c in range(k):
@@ -680,75 +666,74 @@ def _diag_body(rows, b0, b1, block, XS, XD, w, log_weights, means, prec, log_det
                             q += y * e
                         p_s1[b, c, j] += u
                         p_s2[b, c, 0, j] += q
-        if not rows:
-            p_ll[b] = ll
-            p_ch[b] = ch
-
-
-# Each form as two kernels made from one body: statistics (a fit) and per-row outputs
-# (predict & co.).  A fit then never compiles the per-row code, and predict never the
-# modes' weights.
-@kernel
-def gauss_full(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center,
-        mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp,
-        out_labels, out_logd):
-    """Statistics pass over blocks b0..b1, full precisions: ``prec`` (k, d, d)
-    upper-triangular Cholesky factors of the precisions (precision = P P^T)."""
-    _full_body(False, b0, b1, block, XS, XD, w, log_weights, means, prec, log_det,
-               center, mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll,
-               out_resp, out_labels, out_logd)
+        p_ll[b] = ll
+        p_ch[b] = ch
 
 
 @kernel
-def gauss_full_rows(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center,
-        mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp,
-        out_labels, out_logd):
-    """Per-row outputs over blocks b0..b1, full precisions."""
-    _full_body(True, b0, b1, block, XS, XD, w, log_weights, means, prec, log_det,
-               center, mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll,
-               out_resp, out_labels, out_logd)
+def gauss_full_rows(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center, mode, seed,
+        stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp, out_labels, out_logd):
+    """Per-row outputs over blocks b0..b1 (full precisions, as ``gauss_full``)."""
+    n = max(XS.shape[0], XD.shape[0])
+    k, d = means.shape
+    XT = np.empty((d, CHUNK))
+    Y = np.empty((d, CHUNK))
+    L = np.empty((k, CHUNK))
+    f = np.empty((2, CHUNK))
+    mx, acc = f[0], f[1]
+    ib = np.empty((2, CHUNK), dtype=np.int64)
+    bits, lost = ib[0], ib[1]
+    coef = np.zeros(CHUNK)  # no per-row constant in the Gaussian log density
+    for start in range(b0 * block, min(n, b1 * block), CHUNK):
+        m = min(CHUNK, min(n, b1 * block) - start)
+        _load_chunk(XS, XD, start, m, XT)
+        _log_joint_full(XT, m, log_weights, means, prec, log_det, Y, L)
+        _rows_chunk(XT, m, k, start, log_weights, means, prec, L, mx, acc, bits, lost, coef,
+                    out_ll, out_resp, out_labels, out_logd)
 
 
 @kernel
-def gauss_tied(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center,
-        mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp,
-        out_labels, out_logd):
-    """Statistics pass over blocks b0..b1, one shared factor ``prec`` (1, d, d); the
-    second moments about ``center`` (d,) with the row weights alone."""
-    _tied_body(False, b0, b1, block, XS, XD, w, log_weights, means, prec, log_det,
-               center, mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll,
-               out_resp, out_labels, out_logd)
+def gauss_tied_rows(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center, mode, seed,
+        stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp, out_labels, out_logd):
+    """Per-row outputs over blocks b0..b1 (tied precisions, as ``gauss_tied``)."""
+    n = max(XS.shape[0], XD.shape[0])
+    k, d = means.shape
+    XT = np.empty((d, CHUNK))
+    Y = np.empty((d, CHUNK))
+    wmeans = whitened_means(means, prec)
+    L = np.empty((k, CHUNK))
+    f = np.empty((2, CHUNK))
+    mx, acc = f[0], f[1]
+    ib = np.empty((2, CHUNK), dtype=np.int64)
+    bits, lost = ib[0], ib[1]
+    coef = np.zeros(CHUNK)  # no per-row constant in the Gaussian log density
+    for start in range(b0 * block, min(n, b1 * block), CHUNK):
+        m = min(CHUNK, min(n, b1 * block) - start)
+        _load_chunk(XS, XD, start, m, XT)
+        _log_joint_tied(XT, m, log_weights, wmeans, prec, log_det, Y, L)
+        _rows_chunk(XT, m, k, start, log_weights, means, prec, L, mx, acc, bits, lost, coef,
+                    out_ll, out_resp, out_labels, out_logd)
 
 
 @kernel
-def gauss_tied_rows(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center,
-        mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp,
-        out_labels, out_logd):
-    """Per-row outputs over blocks b0..b1, one shared factor."""
-    _tied_body(True, b0, b1, block, XS, XD, w, log_weights, means, prec, log_det,
-               center, mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll,
-               out_resp, out_labels, out_logd)
-
-
-@kernel
-def gauss_diag(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center,
-        mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp,
-        out_labels, out_logd):
-    """Statistics pass over blocks b0..b1, diagonal precisions: ``prec`` (k, 1, d) inverse
-    standard deviations (spherical: each component's value repeated over d columns)."""
-    _diag_body(False, b0, b1, block, XS, XD, w, log_weights, means, prec, log_det,
-               center, mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll,
-               out_resp, out_labels, out_logd)
-
-
-@kernel
-def gauss_diag_rows(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center,
-        mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp,
-        out_labels, out_logd):
-    """Per-row outputs over blocks b0..b1, diagonal precisions."""
-    _diag_body(True, b0, b1, block, XS, XD, w, log_weights, means, prec, log_det,
-               center, mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll,
-               out_resp, out_labels, out_logd)
+def gauss_diag_rows(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center, mode, seed,
+        stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp, out_labels, out_logd):
+    """Per-row outputs over blocks b0..b1 (diag precisions, as ``gauss_diag``)."""
+    n = max(XS.shape[0], XD.shape[0])
+    k, d = means.shape
+    XT = np.empty((d, CHUNK))
+    L = np.empty((k, CHUNK))
+    f = np.empty((2, CHUNK))
+    mx, acc = f[0], f[1]
+    ib = np.empty((2, CHUNK), dtype=np.int64)
+    bits, lost = ib[0], ib[1]
+    coef = np.zeros(CHUNK)  # no per-row constant in the Gaussian log density
+    for start in range(b0 * block, min(n, b1 * block), CHUNK):
+        m = min(CHUNK, min(n, b1 * block) - start)
+        _load_chunk(XS, XD, start, m, XT)
+        _log_joint_diag(XT, m, log_weights, means, prec, log_det, L)
+        _rows_chunk(XT, m, k, start, log_weights, means, prec, L, mx, acc, bits, lost, coef,
+                    out_ll, out_resp, out_labels, out_logd)
 
 
 @kernel
