@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The kernel and estimator tests once more with Numba's bounds checks compiled in, so an
 # out-of-bounds index anywhere is an IndexError here instead of silent memory corruption.
-# Under NUMBA_BOUNDSCHECK fastem runs every kernel's blocks serially (Numba drops
-# exceptions raised inside a parallel region), and the checked machine code gets a cache
-# of its own: Numba's cache key does not include the bounds-check flag.  NUMBA_OPT=0:
+# The kernels are serial functions (run on Python threads), so such an exception reaches
+# the caller.  The checked machine code gets a cache of its own: Numba's cache key does
+# not include the bounds-check flag.  NUMBA_OPT=0:
 # the data are small, and unoptimised code compiles in about half the time (the same
 # bounds checks; a few functions then skip the cache, hence the filtered warning).
 source "$(dirname "$0")/lib.sh"
