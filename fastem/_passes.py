@@ -23,12 +23,18 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
+from numba import types as _t
 from numba.core import config
+from numba.core.errors import TypingError as _TypingError
+from numba.extending import overload as _overload
+from numba.extending import register_jitable as _jitable
 
 from ._kernels import binomial as _kb
 from ._kernels import gaussian as _kg
 from ._kernels import kmeans as _kk
 from ._kernels._common import CHUNK, ROWS
+from ._kernels._common import block_rows as _block_rows_c
+from ._kernels._common import sum_blocks as _sum_c
 from ._kernels._jit import prepared
 
 EMPTY_F64 = np.empty(0)
@@ -407,12 +413,6 @@ def row_code_weights(X, T, w, x_radix, t_radix, n_codes):
 # function): every block on the calling thread, partials added in the same order, so the
 # results are the same bits as from Python.  The precision form must be known while
 # typing: ``full`` and ``tied`` are then constants (Literal[bool]).
-from numba import types as _t  # noqa: E402
-from numba.core.errors import TypingError as _TypingError  # noqa: E402
-from numba.extending import overload as _overload, register_jitable as _jitable  # noqa: E402
-
-from ._kernels._common import block_rows as _block_rows_c  # noqa: E402
-from ._kernels._common import sum_blocks as _sum_c  # noqa: E402
 
 
 def _literal(flag, name):

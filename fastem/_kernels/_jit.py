@@ -75,7 +75,6 @@ I64 = _I64
 I32 = numba.types.int32
 SEED = numba.types.uint64
 BOOL = numba.types.boolean
-REAL = numba.types.float64
 
 _prepare_lock = threading.Lock()
 
