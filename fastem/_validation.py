@@ -108,30 +108,7 @@ def as_float_array(X, name="X"):
             ) from None
     dtype = np.float32 if arr.dtype == np.float32 else np.float64
     # np.asarray, not np.ascontiguousarray: the latter turns a 0-d array into shape (1,).
-    return _writeable_alias(np.asarray(arr, dtype=dtype, order="C"))
-
-
-class _Alias:
-    """Exposes another array's memory through ``__array_interface__``, flagged writeable."""
-
-    def __init__(self, arr):
-        self.base = arr  # keeps the memory alive as long as the alias
-        iface = dict(arr.__array_interface__)
-        iface["data"] = (iface["data"][0], False)
-        self.__array_interface__ = iface
-
-
-def _writeable_alias(arr):
-    """The same memory, typed as writeable when ``arr`` is read-only.
-
-    Numba compiles a separate specialisation of every kernel for read-only arrays (tens of
-    seconds each, the first time).  The kernels only ever read the data, so a writeable
-    alias of a read-only input (a ``mmap_mode="r"`` map, ``setflags(write=False)``) runs
-    the already compiled code, and nothing is copied.  Never hand the alias back to the user.
-    """
-    if arr.flags.writeable or arr.size == 0:
-        return arr
-    return np.asarray(_Alias(arr))
+    return np.asarray(arr, dtype=dtype, order="C")
 
 
 def check_sample_weight(sample_weight, n_samples):

@@ -14,8 +14,8 @@ so the flags below hold everywhere:
 * ``nogil=True``: kernels release the GIL, so user threads (and Dask) can run them
   concurrently.
 
-Kernels are dispatched lazily on the argument types; float32 and float64 data each get
-their own specialisation.  Parameters and accumulators are always float64.
+The pass kernels have one fixed signature each (see ``prepared`` below); parameters and
+accumulators are always float64.
 """
 
 import threading
@@ -31,7 +31,8 @@ _FLAGS = dict(cache=True, error_model="numpy", fastmath=FASTMATH, nogil=True)
 def kernel(func=None, *, parallel=False, inline="never"):
     """Compile ``func`` with the project's Numba flags.
 
-    Usable bare (``@kernel``) or with options (``@kernel(parallel=True)``).
+    Usable bare (``@kernel``) or with options (``@kernel(inline="always")``).  Nothing in
+    fastem is ``parallel=True``: see ``fastem._passes``.
     """
 
     def wrap(f):
