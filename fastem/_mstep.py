@@ -34,6 +34,21 @@ def cholesky_precision(cov, pchol):
     return float(np.sum(np.log(np.diagonal(pchol))))
 
 
+def _stacked_cholesky_precision(cov):
+    """``cholesky_precision`` of every matrix of a (k, d, d) stack at once, or None when
+    one of them is not positive definite (the caller then finds which, one by one)."""
+    if not np.all(np.isfinite(cov)):
+        return None
+    try:
+        L = np.linalg.cholesky(np.tril(cov) + np.swapaxes(np.tril(cov, -1), 1, 2))
+    except np.linalg.LinAlgError:
+        return None
+    if not np.all(np.diagonal(L, axis1=1, axis2=2) > 0.0):
+        return None
+    eye = np.broadcast_to(np.eye(cov.shape[1]), cov.shape)
+    return np.triu(np.swapaxes(np.linalg.solve(L, eye), 1, 2))
+
+
 def _mirror_reg(cov, reg):
     d = cov.shape[-1]
     cov[..., np.arange(d), np.arange(d)] += reg
@@ -66,6 +81,11 @@ def mstep_full(nk, s1, s2, old_means, old_cov, old_pchol, reg, tied, center):
     cov = (s2 - s1[:, :, None] * dv[:, None, :] - dv[:, :, None] * s1[:, None, :]
            + nk[:, None, None] * dv[:, :, None] * dv[:, None, :]) / nka[:, None, None]
     cov = _mirror_reg(cov, reg)
+    if pos.all():  # the common case: every component at once, one LAPACK call per stack
+        pchol = _stacked_cholesky_precision(cov)
+        if pchol is not None:
+            return 0, means, cov, pchol, np.sum(np.log(np.diagonal(pchol, axis1=1, axis2=2)),
+                                                 axis=1)
     pchol = np.zeros_like(cov)
     log_det = np.empty(k)
     for c in range(k):
