@@ -33,7 +33,6 @@ from ._kernels import binomial as _kb
 from ._kernels import gaussian as _kg
 from ._kernels import kmeans as _kk
 from ._kernels._common import CHUNK, ROWS
-from ._kernels._common import block_rows as _block_rows_c
 from ._kernels._common import sum_blocks as _sum_c
 from ._kernels._jit import prepared
 
@@ -160,8 +159,13 @@ def gauss_kernel(form):
     return prepared(_GAUSS[form], _kg.PASS_SIGNATURE)
 
 
+@_jitable  # plain Python for the models; compiled into the public kernels' @njit callers
 def block_rows(n, k, d, ks):
-    """Rows per block (see ``_common.block_rows``; the same numbers in plain Python)."""
+    """Rows per block: a function of the shape only, never of the thread count.
+
+    At most 128 blocks, and few enough that the per-block partial statistics
+    (``ks`` second-moment matrices of d x d) stay within about 4 MB.
+    """
     per_block = 8 * (k + k * d + ks * d * d)
     nb_max = min(128, max(4, (4 << 20) // per_block))
     return max(256, (n + nb_max - 1) // nb_max)
@@ -568,8 +572,3 @@ def _binomial_coef_c(X, T, w, block):
         return _sum_c(part)[()]
 
     return impl
-
-
-@_overload(block_rows)
-def _block_rows_ol(n, k, d, ks):
-    return lambda n, k, d, ks: _block_rows_c(n, k, d, ks)

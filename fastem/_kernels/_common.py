@@ -247,18 +247,6 @@ def chunk_outputs(L, m, k, start, coef, mx, acc, bits, lost, n_lost, out_ll, out
 
 
 @kernel
-def block_rows(n, k, d, ks):
-    """Rows per block: a function of the shape only, never of the thread count.
-
-    At most 128 blocks, and few enough that the per-block partial statistics
-    (``ks`` second-moment matrices of d x d) stay within about 4 MB.
-    """
-    per_block = 8 * (k + k * d + ks * d * d)
-    nb_max = min(128, max(4, (4 << 20) // per_block))
-    return max(256, (n + nb_max - 1) // nb_max)
-
-
-@kernel
 def sum_blocks(p):
     """Sum over the first axis, block 0 first (for compiled callers; the Python driver
     adds in the same order)."""
