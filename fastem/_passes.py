@@ -34,7 +34,7 @@ from ._kernels import gaussian as _kg
 from ._kernels import kmeans as _kk
 from ._kernels._common import CHUNK, ROWS
 from ._kernels._common import sum_blocks as _sum_c
-from ._kernels._jit import prepared
+from ._kernels._jit import prepared, table
 
 EMPTY_F64 = np.empty(0)
 EMPTY_I32 = np.empty(0, dtype=np.int32)
@@ -148,15 +148,29 @@ def _f64(a):
 
 
 # --------------------------------------------------------------------------- Gaussian
-_GAUSS = {"full": _kg.gauss_full, "tied": _kg.gauss_tied, "diag": _kg.gauss_diag,
-          "full_rows": _kg.gauss_full_rows, "tied_rows": _kg.gauss_tied_rows,
-          "diag_rows": _kg.gauss_diag_rows}
+_TABLES = {}  # (form, weights piece) -> the table of pieces of a Gaussian kernel
 
 
-def gauss_kernel(form):
-    """The compiled pass kernel for a precision form ("full", "tied" or "diag"; with
-    "_rows" appended, the kernel of per-row outputs)."""
-    return prepared(_GAUSS[form], _kg.PASS_SIGNATURE)
+def gauss_kernel(form, mode=None):
+    """(compiled kernel, its table of pieces) for a precision form ("full", "tied" or
+    "diag"; with "_rows" appended, the kernel of per-row outputs) and a statistics pass's
+    mode (None: any mode)."""
+    rows = form.endswith("_rows")
+    key = (form, "" if rows else _kg.weights_piece(mode))
+    fns = _TABLES.get(key)
+    if fns is None:
+        pieces = _kg.rows_pieces(form[:-5]) if rows else _kg.pass_pieces(form, mode)
+        fns = _TABLES[key] = table(pieces)
+    kern = _kg.gauss_rows_blocks if rows else _kg.gauss_pass_blocks
+    return prepared(kern, _kg.PASS_SIGNATURE), fns
+
+
+def gauss_table(code):
+    """The table of pieces for a form code (0 full, 1 tied, 2 diag; plus 3 for the per-row
+    kernel), for compiled callers, which fetch it at run time (an address is valid only in
+    the process that compiled or loaded the piece)."""
+    form = ("full", "tied", "diag")[code % 3] + ("_rows" if code >= 3 else "")
+    return gauss_kernel(form)[1]
 
 
 @_jitable  # plain Python for the models; compiled into the public kernels' @njit callers
@@ -191,9 +205,10 @@ def gauss_pass(X, w, log_weights, means, prec, log_det, full, mode, seed, stream
     p_ll = np.zeros(nb)
     p_ch = np.zeros(nb, dtype=np.int64)
     XS, XD = slots(X)
-    run_blocks(gauss_kernel(form), nb, block, XS, XD, w, log_weights, means, prec, log_det,
-               center, int(mode), _seed(seed), int(stream), labels, p_nk, p_s1, p_s2, p_ll,
-               p_ch, EMPTY_F64, _EMPTY_2D, EMPTY_I64, _EMPTY_2D)
+    kern, fns = gauss_kernel(form, int(mode))
+    run_blocks(kern, nb, block, XS, XD, w, log_weights, means, prec, log_det, center,
+               int(mode), _seed(seed), int(stream), labels, p_nk, p_s1, p_s2, p_ll, p_ch,
+               EMPTY_F64, _EMPTY_2D, EMPTY_I64, _EMPTY_2D, fns)
     nk, s1, s2 = sum_blocks(p_nk), sum_blocks(p_s1), sum_blocks(p_s2)
     if full:
         for c in range(ks):  # mirror the upper triangle
@@ -218,10 +233,11 @@ def gauss_rows(X, log_weights, means, prec, log_det, full, out_ll, out_resp, out
     form = ("tied" if prec.shape[0] != k else "full") if full else "diag"
     XS, XD = slots(X)
     nb = (n + ROWS_BLOCK - 1) // ROWS_BLOCK
-    run_blocks(gauss_kernel(form + "_rows"), nb, ROWS_BLOCK, XS, XD, EMPTY_F64, log_weights,
-               means, prec, log_det, EMPTY_F64, ROWS, np.uint64(0), 0, EMPTY_I32, _EMPTY_2D,
-               np.zeros((0, 0, 0)), np.zeros((0, 0, 0, 0)), EMPTY_F64, EMPTY_I64, out_ll,
-               out_resp, out_labels, out_logd)
+    kern, fns = gauss_kernel(form + "_rows")
+    run_blocks(kern, nb, ROWS_BLOCK, XS, XD, EMPTY_F64, log_weights, means, prec, log_det,
+               EMPTY_F64, ROWS, np.uint64(0), 0, EMPTY_I32, _EMPTY_2D, np.zeros((0, 0, 0)),
+               np.zeros((0, 0, 0, 0)), EMPTY_F64, EMPTY_I64, out_ll, out_resp, out_labels,
+               out_logd, fns)
 
 
 def check_finite(X):
@@ -315,7 +331,38 @@ def _binom_slots(X, T):
 def log_pq(probs):
     """(log p, log(1 - p)) for a (k, d) array of probabilities (compiled, so that compiled
     callers of the public kernels get the same bits)."""
-    return _kb.log_pq(_f64(probs))
+    return prepared(_kb.log_pq, _kb.LOG_PQ_SIGNATURE)(_f64(probs))
+
+
+def binomial_mstep(nk, sx, st, weights, probs, eps, fit_weights):
+    """The binomial M-step in place (see the kernel); returns the number of components that
+    received no weight."""
+    return prepared(_kb.binomial_mstep, _kb.MSTEP_SIGNATURE)(nk, sx, st, weights, probs,
+                                                             float(eps), bool(fit_weights))
+
+
+_BTABLES = {}  # (kind, weights piece) -> table of pieces of a binomial kernel
+
+
+def binomial_kernel(kind, mode=None):
+    """(compiled kernel, its table of pieces): kind "pass" (for a mode; None: any mode),
+    "rows" or "coef"."""
+    key = (kind, _kg.weights_piece(mode) if kind == "pass" else "")
+    fns = _BTABLES.get(key)
+    if fns is None:
+        pieces = {"pass": lambda: _kb.pass_pieces(mode), "rows": _kb.rows_pieces,
+                  "coef": _kb.coef_pieces}[kind]()
+        fns = _BTABLES[key] = table(pieces)
+    kern, sig = {"pass": (_kb.binomial_blocks, _kb.PASS_SIGNATURE),
+                 "rows": (_kb.binomial_rows_blocks, _kb.PASS_SIGNATURE),
+                 "coef": (_kb.coef_blocks, _kb.COEF_SIGNATURE)}[kind]
+    return prepared(kern, sig), fns
+
+
+def binomial_table(code):
+    """The table of pieces of binomial kernel ``code`` (0 pass for any mode, 1 rows, 2
+    coef), for compiled callers (see ``gauss_table``)."""
+    return binomial_kernel(("pass", "rows", "coef")[code])[1]
 
 
 def binomial_pass(X, T, w, log_weights, probs, mode, seed, stream, labels, block):
@@ -327,10 +374,10 @@ def binomial_pass(X, T, w, log_weights, probs, mode, seed, stream, labels, block
     nb = (n + block - 1) // block
     p_nk, p_sx, p_sf = np.zeros((nb, k)), np.zeros((nb, k, d)), np.zeros((nb, k, d))
     p_ll, p_ch = np.zeros(nb), np.zeros(nb, dtype=np.int64)
-    run_blocks(prepared(_kb.binomial_blocks, _kb.PASS_SIGNATURE), nb, block,
-               *_binom_slots(X, T), w, log_weights, lp, lq, False, int(mode), _seed(seed),
-               int(stream), labels, p_nk, p_sx, p_sf, p_ll, p_ch, EMPTY_F64, _EMPTY_2D,
-               EMPTY_I64, _EMPTY_2D)
+    kern, fns = binomial_kernel("pass", int(mode))
+    run_blocks(kern, nb, block, *_binom_slots(X, T), w, log_weights, lp, lq, False, int(mode),
+               _seed(seed), int(stream), labels, p_nk, p_sx, p_sf, p_ll, p_ch, EMPTY_F64,
+               _EMPTY_2D, EMPTY_I64, _EMPTY_2D, fns)
     sx = sum_blocks(p_sx)
     return (sum_blocks(p_nk), sx, sx + sum_blocks(p_sf), float(sum_blocks(p_ll)),
             int(sum_blocks(p_ch)))
@@ -341,10 +388,11 @@ def binomial_rows(X, T, log_weights, probs, with_coef, out_ll, out_resp, out_lab
     n = X.shape[0]
     lp, lq = log_pq(probs)
     nb = (n + ROWS_BLOCK - 1) // ROWS_BLOCK
-    run_blocks(prepared(_kb.binomial_rows_blocks, _kb.PASS_SIGNATURE), nb, ROWS_BLOCK,
-               *_binom_slots(X, T), EMPTY_F64, log_weights, lp, lq, bool(with_coef), ROWS,
-               np.uint64(0), 0, EMPTY_I32, _EMPTY_2D, np.zeros((0, 0, 0)), np.zeros((0, 0, 0)),
-               EMPTY_F64, EMPTY_I64, out_ll, out_resp, out_labels, out_logd)
+    kern, fns = binomial_kernel("rows")
+    run_blocks(kern, nb, ROWS_BLOCK, *_binom_slots(X, T), EMPTY_F64, log_weights, lp, lq,
+               bool(with_coef), ROWS, np.uint64(0), 0, EMPTY_I32, _EMPTY_2D, np.zeros((0, 0, 0)),
+               np.zeros((0, 0, 0)), EMPTY_F64, EMPTY_I64, out_ll, out_resp, out_labels, out_logd,
+               fns)
 
 
 _SLICE = 1 << 16  # rows per slice of the NumPy checks below (bounded temporaries)
@@ -365,8 +413,8 @@ def binomial_log_coef_sum(X, T, w, block):
     n = X.shape[0]
     nb = (n + block - 1) // block
     part = np.zeros(nb)
-    run_blocks(prepared(_kb.coef_blocks, _kb.COEF_SIGNATURE), nb, block, *_binom_slots(X, T),
-               w, part)
+    kern, fns = binomial_kernel("coef")
+    run_blocks(kern, nb, block, *_binom_slots(X, T), w, part, fns)
     return float(sum_blocks(part))
 
 
@@ -454,8 +502,8 @@ def _mirror(s2):
 def _gauss_pass_c(X, w, log_weights, means, prec, log_det, full, mode, seed, stream, labels,
                   block, tied, center):
     full_v, tied_v = _literal(full, "full"), _literal(tied, "tied")
-    form = ("tied" if tied_v else "full") if full_v else "diag"
-    kern = gauss_kernel(form)
+    code = (1 if tied_v else 0) if full_v else 2
+    kern = gauss_kernel(("full", "tied", "diag")[code])[0]
     make = _slot_makers(X)
 
     def impl(X, w, log_weights, means, prec, log_det, full, mode, seed, stream, labels, block,
@@ -470,9 +518,11 @@ def _gauss_pass_c(X, w, log_weights, means, prec, log_det, full, mode, seed, str
         p_ll = np.zeros(nb)
         p_ch = np.zeros(nb, dtype=np.int64)
         XS, XD = make(X)
+        with numba.objmode(fns="int64[::1]"):
+            fns = gauss_table(code)
         kern(0, nb, block, XS, XD, w, log_weights, means, prec, log_det, center, mode,
              np.uint64(seed), stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, np.empty(0),
-             np.empty((0, 0)), np.empty(0, dtype=np.int64), np.empty((0, 0)))
+             np.empty((0, 0)), np.empty(0, dtype=np.int64), np.empty((0, 0)), fns)
         nk = _sum_c(p_nk)
         s1 = _sum_c(p_s1)
         s2 = _sum_c(p_s2)
@@ -488,9 +538,7 @@ def _gauss_pass_c(X, w, log_weights, means, prec, log_det, full, mode, seed, str
 def _gauss_rows_c(X, log_weights, means, prec, log_det, full, out_ll, out_resp, out_labels,
                   out_logd):
     full_v = _literal(full, "full")
-    kernels = (gauss_kernel("full_rows"), gauss_kernel("tied_rows")) if full_v else (
-        gauss_kernel("diag_rows"), gauss_kernel("diag_rows"))
-    k_own, k_shared = kernels
+    kern = gauss_kernel("full_rows" if full_v else "diag_rows")[0]
     make = _slot_makers(X)
 
     def impl(X, log_weights, means, prec, log_det, full, out_ll, out_resp, out_labels,
@@ -500,21 +548,20 @@ def _gauss_rows_c(X, log_weights, means, prec, log_det, full, out_ll, out_resp, 
         XS, XD = make(X)
         p0, p1, p2 = np.empty((0, 0)), np.empty((0, 0, 0)), np.empty((0, 0, 0, 0))
         w0, no_lab, no_ch = np.empty(0), np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int64)
-        if prec.shape[0] != means.shape[0]:  # one shared factor (two calls: a kernel chosen
-            k_shared(0, nb, ROWS_BLOCK, XS, XD, w0, log_weights, means, prec, log_det,  # at
-                     w0, ROWS, np.uint64(0), 0, no_lab, p0, p1, p2, w0, no_ch, out_ll,  # run
-                     out_resp, out_labels, out_logd)  # time would be a first-class function)
-        else:
-            k_own(0, nb, ROWS_BLOCK, XS, XD, w0, log_weights, means, prec, log_det, w0, ROWS,
-                  np.uint64(0), 0, no_lab, p0, p1, p2, w0, no_ch, out_ll, out_resp, out_labels,
-                  out_logd)
+        # a full form with one factor for k > 1 components is the shared (tied) factor
+        code = (1 if prec.shape[0] != means.shape[0] else 0) if full_v else 2
+        with numba.objmode(fns="int64[::1]"):
+            fns = gauss_table(code + 3)
+        kern(0, nb, ROWS_BLOCK, XS, XD, w0, log_weights, means, prec, log_det, w0, ROWS,
+             np.uint64(0), 0, no_lab, p0, p1, p2, w0, no_ch, out_ll, out_resp, out_labels,
+             out_logd, fns)
 
     return impl
 
 
 @_overload(binomial_pass)
 def _binomial_pass_c(X, T, w, log_weights, probs, mode, seed, stream, labels, block):
-    kern = prepared(_kb.binomial_blocks, _kb.PASS_SIGNATURE)
+    kern = binomial_kernel("pass")[0]
     make = _slot_makers(X)
 
     def impl(X, T, w, log_weights, probs, mode, seed, stream, labels, block):
@@ -529,9 +576,11 @@ def _binomial_pass_c(X, T, w, log_weights, probs, mode, seed, stream, labels, bl
         p_ch = np.zeros(nb, dtype=np.int64)
         XS, XD = make(X)
         TS, TD = make(T)
+        with numba.objmode(fns="int64[::1]"):
+            fns = binomial_table(0)
         kern(0, nb, block, XS, XD, TS, TD, w, log_weights, lp, lq, False, mode,
              np.uint64(seed), stream, labels, p_nk, p_sx, p_sf, p_ll, p_ch, np.empty(0),
-             np.empty((0, 0)), np.empty(0, dtype=np.int64), np.empty((0, 0)))
+             np.empty((0, 0)), np.empty(0, dtype=np.int64), np.empty((0, 0)), fns)
         sx = _sum_c(p_sx)
         return _sum_c(p_nk), sx, sx + _sum_c(p_sf), _sum_c(p_ll)[()], _sum_c(p_ch)[()]
 
@@ -541,7 +590,7 @@ def _binomial_pass_c(X, T, w, log_weights, probs, mode, seed, stream, labels, bl
 @_overload(binomial_rows)
 def _binomial_rows_c(X, T, log_weights, probs, with_coef, out_ll, out_resp, out_labels,
                      out_logd):
-    kern = prepared(_kb.binomial_rows_blocks, _kb.PASS_SIGNATURE)
+    kern = binomial_kernel("rows")[0]
     make = _slot_makers(X)
 
     def impl(X, T, log_weights, probs, with_coef, out_ll, out_resp, out_labels, out_logd):
@@ -550,17 +599,19 @@ def _binomial_rows_c(X, T, log_weights, probs, with_coef, out_ll, out_resp, out_
         nb = (n + ROWS_BLOCK - 1) // ROWS_BLOCK
         XS, XD = make(X)
         TS, TD = make(T)
+        with numba.objmode(fns="int64[::1]"):
+            fns = binomial_table(1)
         kern(0, nb, ROWS_BLOCK, XS, XD, TS, TD, np.empty(0), log_weights, lp, lq,
              with_coef != False, ROWS, np.uint64(0), 0, np.empty(0, dtype=np.int32),  # noqa: E712
              np.empty((0, 0)), np.empty((0, 0, 0)), np.empty((0, 0, 0)), np.empty(0),
-             np.empty(0, dtype=np.int64), out_ll, out_resp, out_labels, out_logd)
+             np.empty(0, dtype=np.int64), out_ll, out_resp, out_labels, out_logd, fns)
 
     return impl
 
 
 @_overload(binomial_log_coef_sum)
 def _binomial_coef_c(X, T, w, block):
-    kern = prepared(_kb.coef_blocks, _kb.COEF_SIGNATURE)
+    kern = binomial_kernel("coef")[0]
     make = _slot_makers(X)
 
     def impl(X, T, w, block):
@@ -568,7 +619,9 @@ def _binomial_coef_c(X, T, w, block):
         part = np.zeros(nb)
         XS, XD = make(X)
         TS, TD = make(T)
-        kern(0, nb, block, XS, XD, TS, TD, w, part)
+        with numba.objmode(fns="int64[::1]"):
+            fns = binomial_table(2)
+        kern(0, nb, block, XS, XD, TS, TD, w, part, fns)
         return _sum_c(part)[()]
 
     return impl

@@ -1,68 +1,16 @@
 """Compile (or load from Numba's on-disk cache) every kernel before it is needed."""
 
-import json
 import os
-import subprocess
-import sys
 import time
 import warnings
 
 import numpy as np
 
-# With two processes, this share is compiled by a child into the on-disk cache while the
-# caller compiles the rest (about half of the compile time each).
-_CHILD_SHARE = ("gaussian pass (tied)", "gaussian pass (diag, spherical)",
-                "gaussian rows (diag, spherical)", "binomial pass", "binomial rows",
-                "binomial coefficients", "binomial M-step")
-
-
 def _fixed_kernels():
-    """(name, dispatcher, signature) of every kernel compiled once for all data types."""
-    from ._kernels import binomial as kb
-    from ._kernels import gaussian as kg
-    from ._kernels import kmeans as kk
+    """(name, dispatcher, signature) of every function compiled once for all data types."""
+    from ._compile import items
 
-    return [
-        ("gaussian pass (full)", kg.gauss_full, kg.PASS_SIGNATURE),
-        ("gaussian pass (tied)", kg.gauss_tied, kg.PASS_SIGNATURE),
-        ("gaussian pass (diag, spherical)", kg.gauss_diag, kg.PASS_SIGNATURE),
-        ("gaussian rows (full)", kg.gauss_full_rows, kg.PASS_SIGNATURE),
-        ("gaussian rows (tied)", kg.gauss_tied_rows, kg.PASS_SIGNATURE),
-        ("gaussian rows (diag, spherical)", kg.gauss_diag_rows, kg.PASS_SIGNATURE),
-        ("finite check", kg.check_finite, kg.CHECK_SIGNATURE),
-        ("Lloyd pass", kk.lloyd_blocks, kk.LLOYD_SIGNATURE),
-        ("column moments", kk.moment_blocks, kk.MOMENT_SIGNATURE),
-        ("binomial pass", kb.binomial_blocks, kb.PASS_SIGNATURE),
-        ("binomial rows", kb.binomial_rows_blocks, kb.PASS_SIGNATURE),
-        ("binomial coefficients", kb.coef_blocks, kb.COEF_SIGNATURE),
-    ]
-
-
-def _compile_named(names, verbose=False):
-    """Compile the fixed kernels (and compiled M-steps) called ``names``."""
-    from ._kernels._jit import prepared
-
-    for name, fn, sig in _fixed_kernels():
-        if name in names:
-            t0 = time.perf_counter()
-            prepared(fn, sig)
-            if verbose:
-                print(f"fastem.warmup: {name} ready in {time.perf_counter() - t0:.1f} s",
-                      flush=True)
-    if "binomial M-step" in names:
-        _binomial_fit()
-
-
-def _start_child(names, verbose):
-    """A child process compiling ``names`` into the cache, or None if it cannot start."""
-    code = ("import sys, json; sys.path[:0] = json.loads(sys.argv[1]); "
-            "from fastem._warmup import _compile_named; "
-            "_compile_named(json.loads(sys.argv[2]), json.loads(sys.argv[3]))")
-    try:
-        return subprocess.Popen([sys.executable, "-c", code, json.dumps(sys.path),
-                                 json.dumps(list(names)), json.dumps(bool(verbose))])
-    except OSError:
-        return None
+    return [(name, fn, sig) for name, (fn, sig, _) in items().items()]
 
 
 def warmup(dtypes=(np.float32, np.float64), kernels=True, verbose=False, jobs=None):
@@ -92,7 +40,9 @@ def warmup(dtypes=(np.float32, np.float64), kernels=True, verbose=False, jobs=No
     seconds : float
         Time spent.
     """
-    from ._kernels._jit import prepared
+    from numba.core import config
+
+    from ._compile import ensure, items
 
     t_start = time.perf_counter()
 
@@ -102,19 +52,11 @@ def warmup(dtypes=(np.float32, np.float64), kernels=True, verbose=False, jobs=No
         if verbose:
             print(f"fastem.warmup: {name} ready in {time.perf_counter() - t0:.1f} s", flush=True)
 
-    from numba.core import config
-
     if jobs is None:
         jobs = 2 if (os.cpu_count() or 1) >= 2 else 1
-    child = None
-    if jobs > 1 and not config.DISABLE_JIT:
-        child = _start_child(_CHILD_SHARE, verbose)
-    mine = [n for n, _, _ in _fixed_kernels() if child is None or n not in _CHILD_SHARE]
-    _compile_named(mine, verbose)
-    if child is not None:
-        child.wait()
-    for name, fn, sig in _fixed_kernels():  # the child's share: now loaded from the cache
-        prepared(fn, sig)
+    step("compiled kernels and pieces", ensure, list(items()), jobs if not config.DISABLE_JIT
+         else 1, verbose)
+    step("binomial M-step", _binomial_fit)
     step("M-steps and the rest of the estimators", _estimators)
     if kernels:
         for dtype in dtypes:

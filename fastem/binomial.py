@@ -2,12 +2,14 @@
 
 import numpy as np
 
+from ._compile import binomial_fit, ensure
+from ._compile import binomial_rows as binomial_rows_names
 from ._em import EMMixture, run_interruptibly
 from ._kernels._common import RANDOM
-from ._kernels.binomial import binomial_mstep
 from ._passes import BINOMIAL_BLOCK as BLOCK
 from ._passes import (
     binomial_log_coef_sum,
+    binomial_mstep,
     binomial_pass,
     binomial_rows,
     check_counts,
@@ -412,6 +414,7 @@ class BinomialMixture(EMMixture):
         -------
         self : BinomialMixture
         """
+        ensure(binomial_fit(self.mode, self.init_params))
         data = self._prepare(X, trials, sample_weight)
         self._check_model_params()
         n_rows = n_effective_rows(data.w, data.n_samples)
@@ -438,6 +441,7 @@ class BinomialMixture(EMMixture):
 
     def _rows(self, X, trials, ll=False, resp=False, labels=False, coef=True):
         weights, probs = self._fitted_params()
+        ensure(binomial_rows_names())
         data = self._prepare(X, trials, n_features=probs.shape[1])
         n, k = data.n_samples, probs.shape[0]
         out_ll = np.empty(n) if ll else EMPTY_F64

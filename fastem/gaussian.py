@@ -3,6 +3,7 @@
 import numpy as np
 
 from ._em import EMMixture, check_interrupt, run_interruptibly
+from ._compile import ensure, gaussian_fit, gaussian_rows
 from ._kernels._common import FIXED, RANDOM
 from ._mstep import cholesky_precision, mstep_diag, mstep_full
 from ._passes import (
@@ -524,6 +525,7 @@ class GaussianMixture(EMMixture):
         -------
         self : GaussianMixture
         """
+        ensure(gaussian_fit(self.covariance_type, self.mode, self.init_params))
         X = self._check_X(X)
         self._check_model_params()
         w = check_sample_weight(sample_weight, X.shape[0])
@@ -547,6 +549,7 @@ class GaussianMixture(EMMixture):
 
     def _rows(self, X, ll=False, resp=False, labels=False):
         (weights, means, _, prec, log_det), ct = self._fitted_params()
+        ensure(gaussian_rows(ct))
         X = self._check_X(X, n_features=means.shape[1])
         n, k = X.shape[0], means.shape[0]
         with np.errstate(divide="ignore"):

@@ -9,13 +9,16 @@ import pytest
 
 from conftest import needs_jit
 from fastem import _passes, _warmup
+from fastem._kernels import gaussian as _kg
 
 
 def _kernels_the_passes_use():
-    """Names of the fixed-signature kernels that fastem._passes runs from Python."""
+    """Names of the fixed-signature kernels that fastem._passes runs from Python, and of
+    every piece that the Gaussian kernels can call."""
     src = inspect.getsource(_passes)
     names = set(re.findall(r"prepared\(_k[bgk]\.(\w+)", src))
-    names |= {fn.py_func.__name__ for fn in _passes._GAUSS.values()}
+    names |= set(re.findall(r"_kg\.(gauss_\w+_blocks)", src))
+    names |= {p.fn.py_func.__name__ for p in _kg.PIECES.values()}
     return names
 
 

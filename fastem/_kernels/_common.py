@@ -103,6 +103,87 @@ def chunk_argmax(L, m, k, best, pick):
             best[r] = max(best[r], v)
 
 
+@kernel(inline="always")
+def _loglik_and_scale(L, m, start, w, has_w, mx, acc, cum, pick, lost, n_lost):
+    """The chunk's sum of w_i loglik_i; leaves mx[r] = w_i / acc[r], the scale that turns
+    exp(L - max) into w_i times the posterior (see ``chunk_weights``)."""
+    for r in range(m):
+        cum[r] = acc[r]
+    log_pos(cum, m, pick)  # cum, pick: scratch until the one-hot modes
+    ll = 0.0
+    if n_lost > 0:
+        for r in range(m):
+            wi = w[start + r] if has_w else 1.0
+            if wi != 0.0:  # a weight-0 row adds nothing, even at -inf
+                ll += -np.inf if lost[r] else wi * (mx[r] + cum[r])
+    for r in range(m):
+        wi = w[start + r] if has_w else 1.0
+        if n_lost == 0:
+            ll += wi * (mx[r] + cum[r])
+        mx[r] = wi / acc[r]
+    return ll
+
+
+@kernel(inline="always")
+def _soft_weights(L, m, k, start, labels, track, mx):
+    """Soft EM's weights w_i r_ic into L; returns the label changes when tracked (the
+    argmax is the first entry equal to exp(0) = 1)."""
+    ch = 0
+    if track:
+        for r in range(m):
+            p = 0
+            while p < k - 1 and L[p, r] < 1.0:
+                p += 1
+            i = start + r
+            if labels[i] != p:
+                if mx[r] != 0.0:
+                    ch += 1
+                labels[i] = p
+    for c in range(k):
+        for r in range(m):
+            L[c, r] *= mx[r]
+    return ch
+
+
+@kernel
+def chunk_weights_basic(L, m, k, start, w, has_w, mode, seed, stream, labels, track,
+                        mx, acc, cum, pick, lost, n_lost):
+    """``chunk_weights`` for soft EM and the FIXED mode (the statistics of given labels,
+    e.g. of the k-means initialisation's partition) only: what a soft fit compiles."""
+    ll = _loglik_and_scale(L, m, start, w, has_w, mx, acc, cum, pick, lost, n_lost)
+    if mode == SOFT:
+        return ll, _soft_weights(L, m, k, start, labels, track, mx)
+    for r in range(m):
+        pick[r] = labels[start + r]
+    return ll, _one_hot(L, m, k, start, w, has_w, labels, track, mx, pick)
+
+
+@kernel(inline="always")
+def _random_weights(L, m, k, start, w, has_w, seed, stream):
+    """Random responsibilities (initialisation only; the parameters are ignored) times w_i:
+    uniforms keyed by (seed, stream) and the counter (row, component) in row-major order."""
+    key = stream_key(seed, stream)
+    for r in range(m):
+        i = start + r
+        tot = 0.0
+        for c in range(k):
+            u = open_uniform(key, i * k + c)
+            L[c, r] = u
+            tot += u
+        wi = w[i] if has_w else 1.0
+        for c in range(k):
+            L[c, r] *= wi / tot
+
+
+@kernel
+def chunk_weights_random(L, m, k, start, w, has_w, mode, seed, stream, labels, track,
+                         mx, acc, cum, pick, lost, n_lost):
+    """``chunk_weights`` for the RANDOM mode only (``mode`` is ignored)."""
+    ll = _loglik_and_scale(L, m, start, w, has_w, mx, acc, cum, pick, lost, n_lost)
+    _random_weights(L, m, k, start, w, has_w, seed, stream)
+    return ll, np.int64(0)
+
+
 @kernel
 def chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels, track,
                   mx, acc, cum, pick, lost, n_lost):
@@ -114,48 +195,11 @@ def chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels, track,
     float64's range); their weights in L are already the limit posterior.
     Returns (sum_i w_i loglik_i, n_changed) over the chunk.
     """
-    for r in range(m):
-        cum[r] = acc[r]
-    log_pos(cum, m, pick)  # cum, pick: scratch until the one-hot modes below
-    ll = 0.0
-    if n_lost > 0:
-        for r in range(m):
-            wi = w[start + r] if has_w else 1.0
-            if wi != 0.0:  # a weight-0 row adds nothing, even at -inf
-                ll += -np.inf if lost[r] else wi * (mx[r] + cum[r])
-    for r in range(m):
-        wi = w[start + r] if has_w else 1.0
-        if n_lost == 0:
-            ll += wi * (mx[r] + cum[r])
-        mx[r] = wi / acc[r]  # reuse: scale turning exp(L - max) into w_i * posterior
-    ch = 0
+    ll = _loglik_and_scale(L, m, start, w, has_w, mx, acc, cum, pick, lost, n_lost)
     if mode == SOFT:
-        if track:  # labels on request: the argmax is the first entry equal to exp(0) = 1
-            for r in range(m):
-                p = 0
-                while p < k - 1 and L[p, r] < 1.0:
-                    p += 1
-                i = start + r
-                if labels[i] != p:
-                    if mx[r] != 0.0:
-                        ch += 1
-                    labels[i] = p
-        for c in range(k):
-            for r in range(m):
-                L[c, r] *= mx[r]
-        return ll, ch
-    if mode == RANDOM:  # random responsibilities, for initialisation only
-        key = stream_key(seed, stream)
-        for r in range(m):
-            i = start + r
-            tot = 0.0
-            for c in range(k):
-                u = open_uniform(key, i * k + c)  # counter: (row, component) in row-major order
-                L[c, r] = u
-                tot += u
-            wi = w[i] if has_w else 1.0
-            for c in range(k):
-                L[c, r] *= wi / tot
+        return ll, _soft_weights(L, m, k, start, labels, track, mx)
+    if mode == RANDOM:
+        _random_weights(L, m, k, start, w, has_w, seed, stream)
         return ll, 0
     if mode == HARD:
         chunk_argmax(L, m, k, cum, pick)
@@ -185,6 +229,13 @@ def chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels, track,
     else:  # FIXED: the given labels
         for r in range(m):
             pick[r] = labels[start + r]
+    return ll, _one_hot(L, m, k, start, w, has_w, labels, track, mx, pick)
+
+
+@kernel(inline="always")
+def _one_hot(L, m, k, start, w, has_w, labels, track, mx, pick):
+    """L = w_i one-hot at pick[r]; labels updated when tracked; returns their changes."""
+    ch = 0
     if track:
         for r in range(m):
             i = start + r
@@ -199,7 +250,7 @@ def chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels, track,
         else:
             for r in range(m):
                 L[c, r] = 1.0 if pick[r] == c else 0.0
-    return ll, ch
+    return ch
 
 
 @kernel

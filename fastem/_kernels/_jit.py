@@ -21,6 +21,7 @@ accumulators are always float64.
 import threading
 
 import numba
+import numpy as np
 from numba.core import config
 
 FASTMATH = {"nsz", "contract", "afn", "reassoc"}
@@ -91,3 +92,124 @@ def prepared(dispatcher, argtypes):
             dispatcher.compile(tuple(argtypes))
             dispatcher.disable_compile()
     return dispatcher
+
+
+# --------------------------------------------------------------------------- pieces
+# A pass kernel is a loop over chunks of rows that calls *pieces* (load a chunk, its log
+# joint densities, the posterior, the mode's weights, the statistics) through their
+# machine addresses, handed to it at run time in a table (an int64 array).  So:
+#
+# * each piece is compiled once, whatever the number of kernels calling it, and never
+#   inlined into (or linked and optimised again with) a caller: Numba's typing and
+#   lowering of inlined code, once per call site, was most of a cold start;
+# * a kernel compiles without its pieces, and the pieces without each other, so the
+#   compilations a first fit needs can run in two processes at once (``fastem._compile``);
+# * a piece a call does not use (another covariance form, the rare far-outlier repair)
+#   is never compiled for it.
+#
+# A call costs an indirect jump per chunk of rows.  The address is the piece's native
+# entry point (Numba's own calling convention, the one a direct call would use, with
+# errors such as a bounds-check IndexError passed on); it is only ever taken from the
+# piece's one compiled signature, and each call site is typed against that signature,
+# so a mismatch is a typing error while compiling, never a bad call.
+class Slot:
+    """A place in a kernel's table of pieces: the one signature every piece put there has.
+
+    ``slot.call(address, *args)`` inside a kernel calls the piece at ``address``.
+    """
+
+    def __init__(self, name, restype, argtypes):
+        self.name, self.restype, self.argtypes = name, restype, tuple(argtypes)
+        self.call = _native_caller(self) if not config.DISABLE_JIT else _python_caller
+
+    def __repr__(self):
+        return f"Slot({self.name})"
+
+
+class Piece:
+    """A :func:`kernel` dispatcher ``fn`` for a slot, called through its address."""
+
+    def __init__(self, name, fn, slot):
+        self.name, self.fn, self.slot = name, fn, slot
+        self._address = None
+
+    def __repr__(self):
+        return f"Piece({self.name})"
+
+    def compiled(self):
+        """The dispatcher with its one signature compiled (or loaded from the cache)."""
+        d = prepared(self.fn, self.slot.argtypes)
+        if not config.DISABLE_JIT:
+            got = d.nopython_signatures[0].return_type
+            if got != self.slot.restype:  # a programming error: never call with a wrong type
+                raise TypeError(f"piece {self.name} returns {got}, its slot "
+                                f"{self.slot.restype}")
+        return d
+
+    def address(self):
+        """Native entry point of the compiled piece (under NUMBA_DISABLE_JIT: the Python
+        function itself)."""
+        if config.DISABLE_JIT:
+            return self.fn
+        if self._address is None:
+            d = self.compiled()
+            cres = d.overloads[d.signatures[0]]
+            self._address = cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name)
+        return self._address
+
+
+def table(pieces):
+    """The run-time table of a kernel: the pieces' addresses in slot order (a read-only
+    int64 array; under NUMBA_DISABLE_JIT a tuple of the Python functions)."""
+    if config.DISABLE_JIT:
+        return tuple(p.address() for p in pieces)
+    out = np.array([p.address() for p in pieces], dtype=np.int64)
+    out.setflags(write=False)
+    return out
+
+
+def _python_caller(fn, *args):
+    return fn(*args)
+
+
+def _native_caller(slot):
+    """A Numba intrinsic ``call(address, *args)`` calling the piece at ``address``."""
+    from numba.core import cgutils
+    from numba.extending import intrinsic
+
+    restype, argtypes = slot.restype, slot.argtypes
+
+    def typer(typingctx, addr, *args):
+        if len(args) != len(argtypes) or not isinstance(addr, numba.types.Integer):
+            return None
+        for got, want in zip(args, argtypes):
+            if got != want and typingctx.can_convert(got, want) is None:
+                return None
+
+        def codegen(context, builder, signature, llargs):
+            vals = [context.cast(builder, v, got, want)
+                    for v, got, want in zip(llargs[1:], signature.args[1:], argtypes)]
+            fnty = context.call_conv.get_function_type(restype, argtypes)
+            fptr = builder.inttoptr(llargs[0], fnty.as_pointer())
+            status, res = context.call_conv.call_function(builder, fptr, restype, argtypes,
+                                                          vals)
+            with cgutils.if_unlikely(builder, status.is_error):
+                context.call_conv.return_status_propagate(builder, status)
+            return res
+
+        return restype(addr, *args), codegen
+
+    # An intrinsic needs a fixed number of parameters (a star-argument does not lower).
+    names = ", ".join(f"a{i}" for i in range(len(argtypes)))
+    ns = {"typer": typer}
+    exec(f"def call_{slot.name}(typingctx, addr, {names}):\n"  # noqa: S102 - fixed text
+         f"    return typer(typingctx, addr, {names})\n", ns)
+    return intrinsic(ns[f"call_{slot.name}"])
+
+
+def c_array(ndim, dtype=numba.types.float64):
+    """A C-contiguous Numba array type (the kernels' own scratch arrays and their rows)."""
+    return numba.types.Array(dtype, ndim, "C")
+
+
+NONE = numba.types.none

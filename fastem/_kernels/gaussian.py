@@ -20,24 +20,30 @@ one (1, d, d) about a common centre ``z``, or (k, d) squares for diag/spherical.
 
 import math
 
+import numba
 import numpy as np
 
 from ._common import (
     CHUNK,
+    FIXED,
+    RANDOM,
+    SOFT,
     chunk_outputs,
     chunk_posterior,
     chunk_weights,
+    chunk_weights_basic,
+    chunk_weights_random,
     find_lost,
     lost_onehot,
 )
-from ._jit import I32, I64, INT, SEED, data, kernel, ro, rw
+from ._jit import BOOL, I32, I64, INT, NONE, SEED, Piece, Slot, c_array, data, kernel, ro, rw
 
 LOG_2PI = math.log(2.0 * math.pi)
 _DBL_MAX = np.finfo(np.float64).max
 _TINY_SCALE = 2.0**-600
 
 
-@kernel(inline="always")
+@kernel
 def _load_chunk(XS, XD, start, m, XT):
     """XT[:, :m] = rows start..start+m of the data, transposed, in float64 (the data comes
     in one of two slots, float32 ``XS`` or float64 ``XD``; the other is empty)."""
@@ -219,17 +225,21 @@ def _chunk_whiten(XT, m, P, Y):
 
 
 @kernel
-def whitened_means(means, prec):
-    """(k, d) array of P[0]^T mu_c for a shared upper-triangular precision factor P[0]."""
+def _prep_tied(means, prec, out):
+    """out (k, d) = P[0]^T mu_c for the shared upper-triangular precision factor P[0]
+    (the whitened means the tied log joints subtract)."""
     k, d = means.shape
-    out = np.zeros((k, d))
     for c in range(k):
         for j in range(d):
             t = 0.0
             for l in range(j + 1):
                 t += means[c, l] * prec[0, l, j]
             out[c, j] = t
-    return out
+
+
+@kernel
+def _prep_none(means, prec, out):
+    """Nothing to prepare (full and diagonal forms)."""
 
 
 @kernel(inline="always")
@@ -361,8 +371,8 @@ def _finish_log_joint(L, c, m, base):
         L[c, r] = base - 0.5 * (q if q <= _DBL_MAX else np.inf)
 
 
-@kernel(inline="always")
-def _log_joint_full(XT, m, log_weights, means, prec, log_det, Y, L):
+@kernel
+def _log_joint_full(XT, m, log_weights, means, prec, log_det, aux, Y, L):
     """L[c, :m] = log w_c + log N(x | mu_c, P_c) for the chunk; Y is (d, CHUNK) scratch."""
     d = XT.shape[0]
     half_const = -0.5 * d * LOG_2PI
@@ -371,34 +381,34 @@ def _log_joint_full(XT, m, log_weights, means, prec, log_det, Y, L):
         _finish_log_joint(L, c, m, log_weights[c] + half_const + log_det[c])
 
 
-@kernel(inline="always")
-def _log_joint_tied(XT, m, log_weights, wmeans, prec, log_det, Y, L):
+@kernel
+def _log_joint_tied(XT, m, log_weights, means, prec, log_det, aux, Y, L):
     """As ``_log_joint_full`` with one shared factor P: the chunk is whitened once, and each
-    component needs only |P^T x - P^T mu_c|^2 (``wmeans``: ``whitened_means``)."""
+    component needs only |P^T x - P^T mu_c|^2 (``aux``: the whitened means, ``_prep_tied``)."""
     d = XT.shape[0]
     half_const = -0.5 * d * LOG_2PI
     _chunk_whiten(XT, m, prec, Y)
-    for c in range(wmeans.shape[0]):
+    for c in range(aux.shape[0]):
         Lc = L[c]
         for r in range(m):
             Lc[r] = 0.0
         for j in range(0, d - 1, 2):
-            b0 = wmeans[c, j]
-            b1 = wmeans[c, j + 1]
+            b0 = aux[c, j]
+            b1 = aux[c, j + 1]
             for r in range(m):
                 t0 = Y[j, r] - b0
                 t1 = Y[j + 1, r] - b1
                 Lc[r] += t0 * t0 + t1 * t1
         if d % 2:
-            b0 = wmeans[c, d - 1]
+            b0 = aux[c, d - 1]
             for r in range(m):
                 t0 = Y[d - 1, r] - b0
                 Lc[r] += t0 * t0
         _finish_log_joint(L, c, m, log_weights[c] + half_const + log_det[c])
 
 
-@kernel(inline="always")
-def _log_joint_diag(XT, m, log_weights, means, prec, log_det, L):
+@kernel
+def _log_joint_diag(XT, m, log_weights, means, prec, log_det, aux, Y, L):
     """As ``_log_joint_full`` with diagonal precisions ``prec[c, 0]``: two features per pass
     over the rows, x - mu formed in registers."""
     d = XT.shape[0]
@@ -475,60 +485,162 @@ def _chunk_rescue(XT, m, log_weights, means, prec, L, lost):
     return n
 
 
-@kernel(inline="always")
-def _weights_chunk(XT, m, k, start, w, has_w, log_weights, means, prec, mode, seed, stream,
-                   labels, track, L, mx, acc, cum, bits, pick, lost):
-    """Turn a chunk's log joints L into w_i times the mode's weights; returns the chunk's
-    (weighted log-likelihood, label changes).  Lost rows (below float64's range under
-    every component) are repaired first."""
-    n_lost = chunk_posterior(L, m, k, mx, acc, bits)
-    if n_lost > 0:  # L was left as it was: repair the lost rows, then normalise
-        _chunk_rescue(XT, m, log_weights, means, prec, L, lost)
-        chunk_posterior(L, m, k, mx, acc, bits)
-    return chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels, track, mx, acc,
-                         cum, pick, lost, n_lost)
+# The statistics of a chunk (L holds w_i r_ic), added into block b's slots:
+# ``p_nk[b]`` (k,) sum of w_i r_ic, ``p_s1[b]`` (k, d) sum w_i r_ic (x - mu_c), ``p_s2[b]``:
+# full (k, d, d) sum w_i r_ic (x - mu_c)(x - mu_c)^T (upper triangle only), tied (1, d, d)
+# sum w_i (x - center)(x - center)^T (upper triangle only), diag (k, 1, d) sum w_i r_ic
+# (x - mu_c)^2.  ``wrow`` is CHUNK-long scratch.
+@kernel
+def _stats_full(XT, m, start, w, has_w, means, center, L, b, p_nk, p_s1, p_s2, wrow):
+    for c in range(L.shape[0]):
+        R = L[c]
+        t = 0.0
+        for r in range(m):
+            t += R[r]
+        if t != 0.0:
+            p_nk[b, c] += t
+            _chunk_gram_centered(XT, R, means[c], m, p_s2[b, c], p_s1[b, c])
 
 
-@kernel(inline="always")
-def _rows_chunk(XT, m, k, start, log_weights, means, prec, L, mx, acc, bits, lost, coef,
-                out_ll, out_resp, out_labels, out_logd):
-    """Write a chunk's per-row outputs from its log joints L (lost rows repaired first)."""
-    n_lost = find_lost(L, m, k, mx, lost)
-    if n_lost > 0:
-        _chunk_rescue(XT, m, log_weights, means, prec, L, lost)
-    chunk_outputs(L, m, k, start, coef, mx, acc, bits, lost, n_lost, out_ll, out_resp,
-                  out_labels, out_logd)
+@kernel
+def _stats_tied(XT, m, start, w, has_w, means, center, L, b, p_nk, p_s1, p_s2, wrow):
+    d = XT.shape[0]
+    for c in range(L.shape[0]):
+        R = L[c]
+        t = 0.0
+        for r in range(m):
+            t += R[r]
+        if t != 0.0:
+            p_nk[b, c] += t
+            for j in range(d):
+                a = means[c, j]
+                u = 0.0
+                for r in range(m):
+                    u += R[r] * (XT[j, r] - a)
+                p_s1[b, c, j] += u
+    for r in range(m):
+        wrow[r] = w[start + r] if has_w else 1.0
+    zsum = np.zeros(d)  # first moments about the centre: not needed
+    _chunk_gram_centered(XT, wrow, center, m, p_s2[b, 0], zsum)
 
 
-# The three pass kernels, one per precision form, all with the signature below.  Each runs
-# the row blocks b0..b1 (rows b * block .. (b + 1) * block) on the calling thread, adding
-# each block's statistics into its own slot b of the partials, so that the caller can run
-# block ranges on several threads and add the slots in block order: the result does not
-# depend on the thread count.  Per block b:
+@kernel
+def _stats_diag(XT, m, start, w, has_w, means, center, L, b, p_nk, p_s1, p_s2, wrow):
+    d = XT.shape[0]
+    for c in range(L.shape[0]):
+        R = L[c]
+        t = 0.0
+        for r in range(m):
+            t += R[r]
+        if t != 0.0:
+            p_nk[b, c] += t
+            for j in range(d):
+                a = means[c, j]
+                u = 0.0
+                q = 0.0
+                for r in range(m):
+                    e = XT[j, r] - a
+                    y = R[r] * e
+                    u += y
+                    q += y * e
+                p_s1[b, c, j] += u
+                p_s2[b, c, 0, j] += q
+
+
+# --------------------------------------------------------------------------- slots, pieces
+_C2, _C1, _I1 = c_array(2), c_array(1), c_array(1, I64)
+LOAD = Slot("load", NONE, (*data(), INT, INT, _C2))
+PREP = Slot("prep", NONE, (ro(2), ro(3), _C2))
+LOGJ = Slot("log_joint", NONE, (_C2, INT, ro(1), ro(2), ro(3), ro(1), _C2, _C2, _C2))
+POSTERIOR = Slot("posterior", I64, (_C2, INT, INT, _C1, _C1, _I1))
+RESCUE = Slot("rescue", I64, (_C2, INT, ro(1), ro(2), ro(3), _C2, _I1))
+WEIGHTS = Slot("weights", numba.types.Tuple((numba.types.float64, I64)),
+               (_C2, INT, INT, INT, ro(1), BOOL, INT, SEED, INT, rw(1, I32), BOOL, _C1, _C1,
+                _C1, _I1, _I1, I64))
+STATS = Slot("stats", NONE, (_C2, INT, INT, ro(1), BOOL, ro(2), ro(1), _C2, INT, rw(2), rw(3),
+                             rw(4), _C1))
+OUTPUTS = Slot("outputs", NONE, (_C2, INT, INT, INT, _C1, _C1, _C1, _I1, _I1, I64, rw(1), rw(2),
+                                 rw(1, I64), rw(2)))
+
+# (module globals: Numba resolves a call of a global function, not of an attribute)
+_call_load = LOAD.call
+_call_prep = PREP.call
+_call_log_joint = LOGJ.call
+_call_posterior = POSTERIOR.call
+_call_rescue = RESCUE.call
+_call_weights = WEIGHTS.call
+_call_stats = STATS.call
+_call_outputs = OUTPUTS.call
+
+PIECES = {
+    "load": Piece("load", _load_chunk, LOAD),
+    "prep_none": Piece("prep_none", _prep_none, PREP),
+    "prep_tied": Piece("prep_tied", _prep_tied, PREP),
+    "log_joint_full": Piece("log_joint_full", _log_joint_full, LOGJ),
+    "log_joint_tied": Piece("log_joint_tied", _log_joint_tied, LOGJ),
+    "log_joint_diag": Piece("log_joint_diag", _log_joint_diag, LOGJ),
+    "posterior": Piece("posterior", chunk_posterior, POSTERIOR),
+    "rescue": Piece("rescue", _chunk_rescue, RESCUE),
+    "weights": Piece("weights", chunk_weights, WEIGHTS),
+    "weights_basic": Piece("weights_basic", chunk_weights_basic, WEIGHTS),
+    "weights_random": Piece("weights_random", chunk_weights_random, WEIGHTS),
+    "stats_full": Piece("stats_full", _stats_full, STATS),
+    "stats_tied": Piece("stats_tied", _stats_tied, STATS),
+    "stats_diag": Piece("stats_diag", _stats_diag, STATS),
+    "outputs": Piece("outputs", chunk_outputs, OUTPUTS),
+}
+
+
+def weights_piece(mode):
+    """Name of the weights piece for a mode: soft EM and the FIXED mode share one, RANDOM
+    has its own, so that a soft fit never compiles the one-hot modes."""
+    return {SOFT: "weights_basic", FIXED: "weights_basic", RANDOM: "weights_random"}.get(
+        mode, "weights")
+
+
+def pass_pieces(form, mode):
+    """The pieces (in slot order) of the statistics kernel for "full", "tied" or "diag"
+    and a mode (soft EM and the FIXED mode have weights of their own, so that a soft fit
+    never compiles the other modes)."""
+    prep = "prep_tied" if form == "tied" else "prep_none"
+    weights = weights_piece(mode)
+    names = ("load", prep, "log_joint_" + form, "posterior", "rescue", weights,
+             "stats_" + form)
+    return [PIECES[n] for n in names]
+
+
+def rows_pieces(form):
+    """The table (in slot order) of the per-row kernel for "full", "tied" or "diag"."""
+    prep = "prep_tied" if form == "tied" else "prep_none"
+    names = ("load", prep, "log_joint_" + form, "rescue", "outputs")
+    return [PIECES[n] for n in names]
+
+
+# The two kernels: a loop over the row blocks b0..b1 (rows b * block .. (b + 1) * block) on
+# the calling thread, in chunks of CHUNK transposed rows (so that the pieces' inner loops
+# run over rows and vectorise), calling the pieces of ``fns`` (``pass_pieces`` or
+# ``rows_pieces`` of the precision form).  ``gauss_pass_blocks`` adds each block's
+# statistics into its own slot b of the partials (see the statistics pieces above) and
+# ``p_ll[b]`` sum w_i log p(x_i), ``p_ch[b]`` labels changed (rows of positive weight), so
+# that the caller can run block ranges on several threads and add the slots in block order:
+# the result does not depend on the thread count.  ``gauss_rows_blocks`` (same signature)
+# writes the per-row outputs ``out_ll`` (n,), ``out_resp`` (n, k), ``out_labels`` (n,),
+# ``out_logd`` (n, k), each skipped when passed empty.
 #
-# * ``p_nk[b]`` (k,) sum of w_i r_ic, ``p_s1[b]`` (k, d) sum w_i r_ic (x - mu_c),
-#   ``p_s2[b]``: full (k, d, d) sum w_i r_ic (x - mu_c)(x - mu_c)^T (upper triangle only),
-#   tied (1, d, d) sum w_i (x - center)(x - center)^T (upper triangle only), diag (k, 1, d)
-#   sum w_i r_ic (x - mu_c)^2;
-# * ``p_ll[b]`` sum w_i log p(x_i), ``p_ch[b]`` labels changed (rows of positive weight).
-#
-# The ``*_rows`` kernels (same signature) take no statistics: they write the per-row
-# outputs ``out_ll`` (n,), ``out_resp`` (n, k), ``out_labels`` (n,), ``out_logd`` (n, k),
-# each skipped when passed empty.  Statistics and per-row outputs are separate kernels so
-# that a fit never compiles the per-row code and predict never the modes' weights; they
-# are written out, not made from one inlined body, because Numba's inlining of a whole
-# kernel body cost more compile time than it saved.  Rows go through in chunks of CHUNK
-# transposed rows, so the inner loops run over rows and vectorise.
+# Forms: "full", ``prec`` (k, d, d) upper-triangular Cholesky factors of the precisions
+# (precision = P P^T); "tied", one shared factor (1, d, d), second moments about ``center``
+# (d,) with the row weights alone; "diag", ``prec`` (k, 1, d) inverse standard deviations
+# (spherical: each component's value repeated over d columns).
 PASS_SIGNATURE = (INT, INT, INT, *data(), ro(1), ro(1), ro(2), ro(3), ro(1), ro(1), INT, SEED,
                   INT, rw(1, I32), rw(2), rw(3), rw(4), rw(1), rw(1, I64), rw(1), rw(2),
-                  rw(1, I64), rw(2))
+                  rw(1, I64), rw(2), ro(1, I64))
 
 
 @kernel
-def gauss_full(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center, mode, seed,
-        stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp, out_labels, out_logd):
-    """Statistics pass over blocks b0..b1, full precisions: ``prec`` (k, d, d)
-    upper-triangular Cholesky factors of the precisions (precision = P P^T)."""
+def gauss_pass_blocks(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center,
+                      mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp,
+                      out_labels, out_logd, fns):
+    """Statistics pass over blocks b0..b1 (see above)."""
     n = max(XS.shape[0], XD.shape[0])
     k, d = means.shape
     has_w = w.shape[0] > 0
@@ -536,10 +648,12 @@ def gauss_full(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, cent
     XT = np.empty((d, CHUNK))
     Y = np.empty((d, CHUNK))
     L = np.empty((k, CHUNK))
-    f = np.empty((3, CHUNK))
-    mx, acc, cum = f[0], f[1], f[2]  # views made once: each costs atomic refcount updates
+    aux = np.empty((k, d))
+    f = np.empty((4, CHUNK))
+    mx, acc, cum, wrow = f[0], f[1], f[2], f[3]  # views made once: each costs refcounts
     ib = np.empty((3, CHUNK), dtype=np.int64)
     bits, pick, lost = ib[0], ib[1], ib[2]
+    _call_prep(fns[1], means, prec, aux)
     for b in range(b0, b1):
         lo = b * block
         hi = min(n, lo + block)
@@ -547,193 +661,50 @@ def gauss_full(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, cent
         ch = 0
         for start in range(lo, hi, CHUNK):
             m = min(CHUNK, hi - start)
-            _load_chunk(XS, XD, start, m, XT)
-            _log_joint_full(XT, m, log_weights, means, prec, log_det, Y, L)
-            cll, cch = _weights_chunk(XT, m, k, start, w, has_w, log_weights, means, prec, mode,
-                                      seed, stream, labels, track, L, mx, acc, cum, bits, pick,
-                                      lost)
+            _call_load(fns[0], XS, XD, start, m, XT)
+            _call_log_joint(fns[2], XT, m, log_weights, means, prec, log_det, aux, Y, L)
+            n_lost = _call_posterior(fns[3], L, m, k, mx, acc, bits)
+            if n_lost > 0:  # L was left as it was: repair the lost rows, then normalise
+                _call_rescue(fns[4], XT, m, log_weights, means, prec, L, lost)
+                _call_posterior(fns[3], L, m, k, mx, acc, bits)
+            cll, cch = _call_weights(fns[5], L, m, k, start, w, has_w, mode, seed, stream,
+                                    labels, track, mx, acc, cum, pick, lost, n_lost)
             ll += cll
             ch += cch
-            for c in range(k):  # L now holds w_i * r_ic
-                R = L[c]
-                t = 0.0
-                for r in range(m):
-                    t += R[r]
-                if t != 0.0:
-                    p_nk[b, c] += t
-                    _chunk_gram_centered(XT, R, means[c], m, p_s2[b, c], p_s1[b, c])
+            _call_stats(fns[6], XT, m, start, w, has_w, means, center, L, b, p_nk, p_s1, p_s2,
+                       wrow)
         p_ll[b] = ll
         p_ch[b] = ch
 
 
 @kernel
-def gauss_tied(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center, mode, seed,
-        stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp, out_labels, out_logd):
-    """Statistics pass over blocks b0..b1, one shared factor ``prec`` (1, d, d); the
-    second moments are taken about ``center`` (d,) with the row weights alone."""
+def gauss_rows_blocks(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center,
+                      mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp,
+                      out_labels, out_logd, fns):
+    """Per-row outputs over blocks b0..b1 (see above)."""
     n = max(XS.shape[0], XD.shape[0])
     k, d = means.shape
-    has_w = w.shape[0] > 0
-    track = labels.shape[0] > 0
     XT = np.empty((d, CHUNK))
     Y = np.empty((d, CHUNK))
-    wmeans = whitened_means(means, prec)
     L = np.empty((k, CHUNK))
+    aux = np.empty((k, d))
     f = np.empty((3, CHUNK))
-    mx, acc, cum = f[0], f[1], f[2]
-    ib = np.empty((3, CHUNK), dtype=np.int64)
-    bits, pick, lost = ib[0], ib[1], ib[2]
-    wrow = np.empty(CHUNK)
-    zsum = np.zeros(d)  # first moments about the centre: not needed
-    for b in range(b0, b1):
-        lo = b * block
-        hi = min(n, lo + block)
-        ll = 0.0
-        ch = 0
-        for start in range(lo, hi, CHUNK):
-            m = min(CHUNK, hi - start)
-            _load_chunk(XS, XD, start, m, XT)
-            _log_joint_tied(XT, m, log_weights, wmeans, prec, log_det, Y, L)
-            cll, cch = _weights_chunk(XT, m, k, start, w, has_w, log_weights, means, prec, mode,
-                                      seed, stream, labels, track, L, mx, acc, cum, bits, pick,
-                                      lost)
-            ll += cll
-            ch += cch
-            for c in range(k):
-                R = L[c]
-                t = 0.0
-                for r in range(m):
-                    t += R[r]
-                if t != 0.0:
-                    p_nk[b, c] += t
-                    for j in range(d):
-                        a = means[c, j]
-                        u = 0.0
-                        for r in range(m):
-                            u += R[r] * (XT[j, r] - a)
-                        p_s1[b, c, j] += u
-            for r in range(m):
-                wrow[r] = w[start + r] if has_w else 1.0
-            _chunk_gram_centered(XT, wrow, center, m, p_s2[b, 0], zsum)
-        p_ll[b] = ll
-        p_ch[b] = ch
-
-
-@kernel
-def gauss_diag(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center, mode, seed,
-        stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp, out_labels, out_logd):
-    """Statistics pass over blocks b0..b1, diagonal precisions: ``prec`` (k, 1, d) inverse
-    standard deviations (spherical: each component's value repeated over d columns)."""
-    n = max(XS.shape[0], XD.shape[0])
-    k, d = means.shape
-    has_w = w.shape[0] > 0
-    track = labels.shape[0] > 0
-    XT = np.empty((d, CHUNK))
-    L = np.empty((k, CHUNK))
-    f = np.empty((3, CHUNK))
-    mx, acc, cum = f[0], f[1], f[2]
-    ib = np.empty((3, CHUNK), dtype=np.int64)
-    bits, pick, lost = ib[0], ib[1], ib[2]
-    for b in range(b0, b1):
-        lo = b * block
-        hi = min(n, lo + block)
-        ll = 0.0
-        ch = 0
-        for start in range(lo, hi, CHUNK):
-            m = min(CHUNK, hi - start)
-            _load_chunk(XS, XD, start, m, XT)
-            _log_joint_diag(XT, m, log_weights, means, prec, log_det, L)
-            cll, cch = _weights_chunk(XT, m, k, start, w, has_w, log_weights, means, prec, mode,
-                                      seed, stream, labels, track, L, mx, acc, cum, bits, pick,
-                                      lost)
-            ll += cll
-            ch += cch
-            for c in range(k):
-                R = L[c]
-                t = 0.0
-                for r in range(m):
-                    t += R[r]
-                if t != 0.0:
-                    p_nk[b, c] += t
-                    for j in range(d):
-                        a = means[c, j]
-                        u = 0.0
-                        q = 0.0
-                        for r in range(m):
-                            e = XT[j, r] - a
-                            y = R[r] * e
-                            u += y
-                            q += y * e
-                        p_s1[b, c, j] += u
-                        p_s2[b, c, 0, j] += q
-        p_ll[b] = ll
-        p_ch[b] = ch
-
-
-@kernel
-def gauss_full_rows(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center, mode, seed,
-        stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp, out_labels, out_logd):
-    """Per-row outputs over blocks b0..b1 (full precisions, as ``gauss_full``)."""
-    n = max(XS.shape[0], XD.shape[0])
-    k, d = means.shape
-    XT = np.empty((d, CHUNK))
-    Y = np.empty((d, CHUNK))
-    L = np.empty((k, CHUNK))
-    f = np.empty((2, CHUNK))
-    mx, acc = f[0], f[1]
+    mx, acc, coef = f[0], f[1], f[2]
     ib = np.empty((2, CHUNK), dtype=np.int64)
     bits, lost = ib[0], ib[1]
-    coef = np.zeros(CHUNK)  # no per-row constant in the Gaussian log density
-    for start in range(b0 * block, min(n, b1 * block), CHUNK):
-        m = min(CHUNK, min(n, b1 * block) - start)
-        _load_chunk(XS, XD, start, m, XT)
-        _log_joint_full(XT, m, log_weights, means, prec, log_det, Y, L)
-        _rows_chunk(XT, m, k, start, log_weights, means, prec, L, mx, acc, bits, lost, coef,
-                    out_ll, out_resp, out_labels, out_logd)
-
-
-@kernel
-def gauss_tied_rows(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center, mode, seed,
-        stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp, out_labels, out_logd):
-    """Per-row outputs over blocks b0..b1 (tied precisions, as ``gauss_tied``)."""
-    n = max(XS.shape[0], XD.shape[0])
-    k, d = means.shape
-    XT = np.empty((d, CHUNK))
-    Y = np.empty((d, CHUNK))
-    wmeans = whitened_means(means, prec)
-    L = np.empty((k, CHUNK))
-    f = np.empty((2, CHUNK))
-    mx, acc = f[0], f[1]
-    ib = np.empty((2, CHUNK), dtype=np.int64)
-    bits, lost = ib[0], ib[1]
-    coef = np.zeros(CHUNK)  # no per-row constant in the Gaussian log density
-    for start in range(b0 * block, min(n, b1 * block), CHUNK):
-        m = min(CHUNK, min(n, b1 * block) - start)
-        _load_chunk(XS, XD, start, m, XT)
-        _log_joint_tied(XT, m, log_weights, wmeans, prec, log_det, Y, L)
-        _rows_chunk(XT, m, k, start, log_weights, means, prec, L, mx, acc, bits, lost, coef,
-                    out_ll, out_resp, out_labels, out_logd)
-
-
-@kernel
-def gauss_diag_rows(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center, mode, seed,
-        stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp, out_labels, out_logd):
-    """Per-row outputs over blocks b0..b1 (diag precisions, as ``gauss_diag``)."""
-    n = max(XS.shape[0], XD.shape[0])
-    k, d = means.shape
-    XT = np.empty((d, CHUNK))
-    L = np.empty((k, CHUNK))
-    f = np.empty((2, CHUNK))
-    mx, acc = f[0], f[1]
-    ib = np.empty((2, CHUNK), dtype=np.int64)
-    bits, lost = ib[0], ib[1]
-    coef = np.zeros(CHUNK)  # no per-row constant in the Gaussian log density
-    for start in range(b0 * block, min(n, b1 * block), CHUNK):
-        m = min(CHUNK, min(n, b1 * block) - start)
-        _load_chunk(XS, XD, start, m, XT)
-        _log_joint_diag(XT, m, log_weights, means, prec, log_det, L)
-        _rows_chunk(XT, m, k, start, log_weights, means, prec, L, mx, acc, bits, lost, coef,
-                    out_ll, out_resp, out_labels, out_logd)
+    for r in range(CHUNK):
+        coef[r] = 0.0  # no per-row constant in the Gaussian log density
+    _call_prep(fns[1], means, prec, aux)
+    end = min(n, b1 * block)
+    for start in range(b0 * block, end, CHUNK):
+        m = min(CHUNK, end - start)
+        _call_load(fns[0], XS, XD, start, m, XT)
+        _call_log_joint(fns[2], XT, m, log_weights, means, prec, log_det, aux, Y, L)
+        n_lost = find_lost(L, m, k, mx, lost)
+        if n_lost > 0:
+            _call_rescue(fns[3], XT, m, log_weights, means, prec, L, lost)
+        _call_outputs(fns[4], L, m, k, start, coef, mx, acc, bits, lost, n_lost, out_ll,
+                     out_resp, out_labels, out_logd)
 
 
 @kernel
