@@ -9,7 +9,9 @@ another (the pass kernels call their pieces through addresses, not by linking th
 :func:`ensure` therefore starts a child process that compiles about half of what is
 missing into Numba's on-disk cache while this process compiles the other half, then
 loads the child's half from the cache: a cold first fit takes about half the time.
-Set ``FASTEM_COMPILE_JOBS=1`` to compile in the calling process only.
+Set ``FASTEM_COMPILE_JOBS=1`` to compile in the calling process only.  Should the child
+fail or write elsewhere (a cache directory set in this process only), this process
+compiles the rest itself: results never depend on the child, only the time does.
 """
 
 import json
@@ -165,8 +167,18 @@ def _start_child(names, verbose=False):
         return subprocess.Popen([sys.executable, "-c", code, json.dumps(sys.path),
                                  json.dumps(list(names))], stdout=out, stderr=out,
                                 stdin=subprocess.DEVNULL)
-    except OSError:  # no subprocesses here: everything is compiled in this process
+    except (OSError, ValueError):  # no subprocesses here: all is compiled in this process
         return None
+
+
+def _wait(child, expected):
+    """Wait for the child, but never for ever: past a generous multiple of its expected
+    time it is stopped, and this process compiles whatever the cache does not hold."""
+    try:
+        child.wait(timeout=120.0 + 20.0 * expected)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 def split(names, table, n_jobs):
@@ -207,6 +219,6 @@ def ensure(names, n_jobs=None, verbose=False):
             _prepare(mine, table)
         finally:
             if child is not None:
-                child.wait()
-        _prepare(names, table)  # the child's share now loads from the cache
+                _wait(child, sum(table[n][2] for n in theirs))
+        _prepare(names, table)  # the child's share loads from the cache (or compiles here)
         _ready.update(names)

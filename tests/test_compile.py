@@ -131,3 +131,43 @@ def test_is_cached_sees_the_index(tmp_path):
 @pytest.mark.parametrize("bad", [object(), None])
 def test_is_cached_is_false_when_it_cannot_tell(bad):
     assert _compile.is_cached(bad, ()) is False
+
+
+def _fake_table():
+    import numba
+
+    @numba.njit
+    def one(x):
+        return x + 1.0
+
+    @numba.njit
+    def two(x):
+        return x * 2.0
+
+    f64 = (numba.types.float64,)
+    return {"one": (one, f64, 5.0), "two": (two, f64, 5.0)}
+
+
+@needs_jit
+def test_a_failed_child_leaves_everything_to_this_process(monkeypatch):
+    table = _fake_table()
+    started = []
+
+    def failing_child(names, verbose=False):
+        started.append(list(names))
+        return subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+
+    monkeypatch.setattr(_compile, "items", lambda: table)
+    monkeypatch.setattr(_compile, "_start_child", failing_child)
+    monkeypatch.setattr(_compile, "_ready", set())
+    _compile.ensure(["one", "two"], n_jobs=2)
+    assert started and started[0]  # the work was shared out ...
+    for name, (fn, sig, _) in table.items():  # ... and still all of it was done here
+        assert [tuple(s) for s in fn.signatures] == [sig], name
+    assert fn(3.0) == 6.0
+
+
+def test_waiting_for_a_child_is_bounded():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    _compile._wait(child, expected=-5.95)  # a timeout of 1 s
+    assert child.returncode is not None
