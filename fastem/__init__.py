@@ -4,9 +4,10 @@ from .exceptions import ConvergenceWarning, NotFittedError
 from ._version import __version__
 from .binomial import BinomialMixture
 from .gaussian import GaussianMixture
+from ._stats import BinomialStats, GaussianStats
 from ._warmup import warmup
 
 __all__ = [
-    "BinomialMixture", "ConvergenceWarning", "GaussianMixture", "NotFittedError", "__version__",
-    "warmup",
+    "BinomialMixture", "BinomialStats", "ConvergenceWarning", "GaussianMixture", "GaussianStats",
+    "NotFittedError", "__version__", "warmup",
 ]

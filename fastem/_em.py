@@ -10,11 +10,12 @@ A model supplies five small methods (the template-method pattern of scikit-learn
 ``_warm_params(data)``
     the fitted parameters, for ``warm_start``; raises ValueError when they do not fit
     the current constructor parameters or the data (the user must refit from scratch).
-``_em_step(data, params, mode, seed, iteration, labels)``
-    one pass over the data at ``params``: returns ``(loglik_sum, n_changed,
-    new_params)`` where ``loglik_sum`` is the weighted observed-data log-likelihood at
-    ``params`` (up to the constant ``data.loglik_offset``) and ``new_params`` the
-    M-step result.
+``_chunk_stats(chunk, params, mode, seed, iteration, labels)``
+    the E-step over one chunk of the data at ``params``: a statistics value
+    (``fastem._stats``) whose ``loglik`` is the chunk's weighted observed-data
+    log-likelihood and ``n_changed`` its label changes.
+``_m_step(params, stats)``
+    the parameters that the summed statistics give.
 ``_fitted_attributes(params, data)``
     the public attributes (a dict name -> value) for parameters ``params``; may raise
     ValueError (e.g. parameters that overflow the data's dtype).
@@ -24,7 +25,9 @@ computed first and then assigned in one go, so an exception (or Ctrl-C) during `
 leaves the estimator as it was.
 
 ``data`` is the model's prepared-data object with ``n_samples``, ``total_weight``
-(sum of sample weights) and ``loglik_offset``.
+(sum of sample weights) and ``chunks()``, which yields the pieces the E-step runs over
+(held in memory: one chunk, the whole array).  The driver only ever sees statistics: it
+adds the chunks' statistics in order and hands the sum to the M-step.
 """
 
 import contextvars
@@ -147,7 +150,43 @@ class EMMixture(BaseEstimator):
         if warning:
             warnings.warn(warning, convergence_warning_category(), stacklevel=3)
         self.__dict__.update(attributes)  # one step: nothing half-assigned on Ctrl-C
+        self.__dict__.pop("_online", None)  # a new fit starts any online EM afresh
         return self
+
+    # Online (stepwise) EM, Cappe & Moulines (2009): running statistics per unit weight,
+    # s <- (1 - eta_t) s + eta_t s_batch with eta_t = (t + 2) ** -decay, and the M-step on s
+    # after every batch.  The first batch is fitted by ordinary EM.
+    def _partial_fit(self, fit_first, batch_stats, apply_m_step):
+        # Whatever ``mode``: the running statistics are the soft E-step's (the one-hot
+        # modes are for ``fit``; a first batch is fitted with the model's mode).
+        decay = check_real(self.decay, "decay", 0.5)
+        if not 0.5 < decay <= 1.0:
+            raise ValueError(f"decay must be in (0.5, 1]; got {self.decay!r}")
+        if not hasattr(self, "converged_"):  # unfitted: ordinary EM on the first batch
+            fit_first()
+            stats = batch_stats()
+            self._online = (stats._scaled(1.0 / stats.weight), 0)
+            return self
+        online = getattr(self, "_online", None)
+        stats = batch_stats()
+        if not stats.weight > 0:
+            raise ValueError("this batch has no weight (every sample_weight is 0)")
+        if online is None:  # fitted by fit (or m_step): the running statistics start here
+            running, t = stats._scaled(1.0 / stats.weight), 0
+        else:
+            running, t = online
+            t += 1
+            eta = (t + 2.0) ** -decay
+            running = running._scaled(1.0 - eta) + stats._scaled(eta / stats.weight)
+        apply_m_step(running)
+        self.lower_bound_ = stats.mean_loglik  # the batch's, at the parameters before it
+        self._online = (self._recentred(running), t)
+        return self
+
+    def _recentred(self, stats):
+        """Running statistics about the model's current reference points (a model whose
+        statistics have none returns them as they are)."""
+        return stats
 
     def _em_restarts(self, data, init_data):
         """The restarts of ``_fit_em``: returns (attributes, warning message or None)."""
@@ -181,8 +220,9 @@ class EMMixture(BaseEstimator):
             prev = self.lower_bound_ if warm else -np.inf
             for it in range(1, self.max_iter + 1):
                 check_interrupt()
-                ll_sum, changed, new_params = self._em_step(data, params, code, seed, it, labels)
-                ll = (ll_sum + data.loglik_offset) / total_w
+                stats = self._e_step(data, params, code, seed, it, labels)
+                new_params = self._m_step(params, stats)
+                ll, changed = stats.loglik / total_w, stats.n_changed
                 history.append(ll)
                 if code == STOCHASTIC:
                     # The chain never settles: keep the best iterate it visited.
@@ -234,6 +274,15 @@ class EMMixture(BaseEstimator):
         attributes.update(converged_=converged, n_iter_=n_iter, lower_bound_=kept_ll,
                           lower_bounds_=list(history))
         return attributes, warning
+
+    def _e_step(self, data, params, mode, seed, iteration, labels):
+        """The statistics of one E-step over all of ``data``: its chunks' statistics,
+        added in chunk order."""
+        total = None
+        for chunk in data.chunks():
+            stats = self._chunk_stats(chunk, params, mode, seed, iteration, labels)
+            total = stats if total is None else total + stats
+        return total
 
     # Scoring shared by every model: each takes the model's own extra arguments.
     def score(self, X, y=None, **kwargs):

@@ -111,9 +111,10 @@ def as_float_array(X, name="X"):
     return np.asarray(arr, dtype=dtype, order="C")
 
 
-def check_sample_weight(sample_weight, n_samples):
+def check_sample_weight(sample_weight, n_samples, scale=True):
     """None -> empty array (unit weights, no allocation); else checked float64 (n,) weights
-    divided by their maximum.
+    divided by their maximum (``scale=False``: as given, and all zero allowed; for
+    statistics of a chunk, which must add up with other chunks').
 
     EM is invariant to scaling the weights, but float64 is not: weights of 1e-20 would
     drown in the 10 * eps scikit-learn adds to every component's weight, and weights of
@@ -131,6 +132,8 @@ def check_sample_weight(sample_weight, n_samples):
         raise ValueError("sample_weight contains NaN or infinity")
     if np.any(w < 0):
         raise ValueError(f"sample_weight must be >= 0; row {int(np.argmax(w < 0))} is negative")
+    if not scale:
+        return np.ascontiguousarray(w)
     top = w.max() if n_samples else 0.0
     if not top > 0:
         raise ValueError("sample_weight is zero for every row; it must have a positive sum")

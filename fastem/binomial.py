@@ -5,7 +5,8 @@ import numpy as np
 from ._compile import binomial_fit, ensure
 from ._compile import binomial_rows as binomial_rows_names
 from ._em import EMMixture, run_interruptibly
-from ._kernels._common import RANDOM
+from ._stats import BinomialStats
+from ._kernels._common import RANDOM, SOFT
 from ._passes import BINOMIAL_BLOCK as BLOCK
 from ._passes import (
     binomial_log_coef_sum,
@@ -77,6 +78,10 @@ class _Data:
         if self._offset is None:
             self._offset = binomial_log_coef_sum(self.X, self.T, self.w, BLOCK)
         return self._offset
+
+    def chunks(self):
+        """Held in memory: one chunk, the whole array."""
+        yield self
 
 
 def _compress(data):
@@ -187,6 +192,9 @@ class BinomialMixture(EMMixture):
         If True, ``fit`` starts from the previous solution (and ``n_init`` is ignored).
     verbose : int, default=0
         1 prints each iteration, 2 adds time and log-likelihood.
+    decay : float, default=0.6
+        Step-size exponent of :meth:`partial_fit` (stepwise EM, Cappé & Moulines 2009):
+        batch t weighs (t + 2) ** -decay in the running statistics; in (0.5, 1].
 
     Attributes
     ----------
@@ -232,7 +240,9 @@ class BinomialMixture(EMMixture):
         random_state=None,
         warm_start=False,
         verbose=0,
+        decay=0.6,
     ):
+        self.decay = decay
         self.n_components = n_components
         self.trials = trials
         self.mode = mode
@@ -248,7 +258,7 @@ class BinomialMixture(EMMixture):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ data
-    def _prepare(self, X, trials, sample_weight=None, n_features=None):
+    def _prepare(self, X, trials, sample_weight=None, n_features=None, scale_weights=True):
         """Validated data; ``n_features``: what a fit expects (None while fitting).
 
         ``trials=None``: the constructor's ``trials`` (what a Pipeline's calls get).
@@ -277,7 +287,7 @@ class BinomialMixture(EMMixture):
         if code:
             t = T[i if T.shape[0] > 1 else 0, j if T.shape[1] > 1 else 0]
             raise ValueError(_COUNT_ERRORS[code].format(i=i, j=j, x=X[i, j], t=t))
-        w = check_sample_weight(sample_weight, X.shape[0])
+        w = check_sample_weight(sample_weight, X.shape[0], scale=scale_weights)
         return _Data(X, T, w)
 
     # ------------------------------------------------------------ EM hooks
@@ -372,16 +382,23 @@ class BinomialMixture(EMMixture):
             )
         return weights, probs
 
-    def _em_step(self, data, params, mode, seed, iteration, labels):
+    def _chunk_stats(self, chunk, params, mode, seed, iteration, labels):
+        """The E-step over a chunk (``X``, ``T``, ``w``, ``total_weight`` and the constant
+        ``loglik_offset``, its binomial coefficients) at ``params``: a ``BinomialStats``."""
         weights, probs = params
         with np.errstate(divide="ignore"):
             log_weights = np.log(weights)
         nk, sx, st, ll, changed = binomial_pass(
-            data.X, data.T, data.w, log_weights, probs, mode, seed, iteration, labels, BLOCK
+            chunk.X, chunk.T, chunk.w, log_weights, probs, mode, seed, iteration, labels, BLOCK
         )
-        weights, probs = weights.copy(), probs.copy()
-        binomial_mstep(nk, sx, st, weights, probs, PROB_EPS, bool(self.fit_weights))
-        return ll, changed, (weights, probs)
+        return BinomialStats._trusted(nk, sx, st, ll + chunk.loglik_offset, chunk.total_weight,
+                                      changed)
+
+    def _m_step(self, params, stats, fit_weights=None):
+        weights, probs = params[0].copy(), params[1].copy()
+        fit_weights = self.fit_weights if fit_weights is None else fit_weights
+        binomial_mstep(stats.nk, stats.sx, stats.st, weights, probs, PROB_EPS, bool(fit_weights))
+        return weights, probs
 
     def _fitted_attributes(self, params, data):
         weights, probs = params
@@ -429,6 +446,86 @@ class BinomialMixture(EMMixture):
         # be merged; stochastic EM draws a label per row and must see every row.
         em_data = _compress(data) if self.mode != "stochastic" else None
         return self._fit_em(em_data or data, init_data=data)
+
+    # ------------------------------------------------------------ statistics
+    def e_step_stats(self, X, y=None, *, trials=None, sample_weight=None):
+        """Sufficient statistics of a (soft) E-step over the rows of ``X`` at the fitted
+        parameters; they add up over disjoint sets of rows, and :meth:`m_step` turns a
+        sum into new parameters (see ``GaussianMixture.e_step_stats``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Counts.
+        y : ignored
+        trials : int or array-like, default=None
+            As in :meth:`fit` (None: the constructor's ``trials``).
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        stats : fastem.BinomialStats
+            ``stats.loglik`` is the weighted log-likelihood of the rows at the fitted
+            parameters, binomial coefficients included.
+        """
+        params = self._fitted_params()
+        ensure(binomial_fit("soft", "given"))
+        data = self._prepare(X, trials, sample_weight, n_features=params[1].shape[1],
+                             scale_weights=False)  # chunks must add up
+        return self._chunk_stats(data, params, SOFT, 0, 0, EMPTY_I32)
+
+    def m_step(self, stats):
+        """Replace ``weights_`` and ``probs_`` by those that ``stats`` (a
+        :class:`fastem.BinomialStats` of this model's shape, usually a sum of
+        :meth:`e_step_stats` over all the data) give; weights stay fixed if the fit had
+        ``fit_weights=False``.  Components with no weight keep their probabilities.
+        Nothing changes if this raises.  Returns ``self``.
+        """
+        params = self._fitted_params()
+        if not isinstance(stats, BinomialStats):
+            raise TypeError(f"m_step takes a BinomialStats; got {type(stats).__name__}")
+        if stats.sx.shape != params[1].shape:
+            raise ValueError(
+                f"these statistics are of a model with {stats.sx.shape[0]} components and "
+                f"{stats.sx.shape[1]} features; this model has {params[1].shape[0]} and "
+                f"{params[1].shape[1]}"
+            )
+        if not (stats.weight > 0 and float(np.sum(stats.nk)) > 0):
+            raise ValueError("these statistics hold no rows (zero total weight)")
+        self._apply_m_step(stats, params)
+        self.__dict__.pop("_online", None)  # running statistics no longer match
+        return self
+
+    def _apply_m_step(self, stats, params=None):
+        params = self._fitted_params() if params is None else params
+        free = getattr(self, "_fit_free_weights", self.fit_weights)
+        weights, probs = self._m_step(params, stats, bool(free))
+        self.__dict__.update(weights_=weights, probs_=probs)
+
+    def partial_fit(self, X, y=None, *, trials=None, sample_weight=None):
+        """Online EM: update the parameters from one batch of counts (stepwise EM; see
+        ``GaussianMixture.partial_fit``).  The first call on an unfitted model fits the
+        batch by ordinary EM; the updates are soft EM whatever ``mode``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        trials : int or array-like, default=None
+            As in :meth:`fit`.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : BinomialMixture
+        """
+        def fit_first():
+            self.fit(X, trials=trials, sample_weight=sample_weight)
+
+        def batch_stats():
+            return self.e_step_stats(X, trials=trials, sample_weight=sample_weight)
+
+        return self._partial_fit(fit_first, batch_stats, self._apply_m_step)
 
     def fit_predict(self, X, y=None, *, trials=None, sample_weight=None):
         """Fit, then label ``X`` with a final E-step: equals ``fit(X).predict(X)``.

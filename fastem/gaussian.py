@@ -4,7 +4,8 @@ import numpy as np
 
 from ._em import EMMixture, check_interrupt, run_interruptibly
 from ._compile import ensure, gaussian_fit, gaussian_rows
-from ._kernels._common import FIXED, RANDOM
+from ._stats import GaussianStats
+from ._kernels._common import FIXED, RANDOM, SOFT
 from ._mstep import cholesky_precision, mstep_diag, mstep_full
 from ._passes import (
     block_rows,
@@ -43,12 +44,15 @@ _INTERRUPTIBLE_CELLS = 1 << 20  # predict & co. on more rows x components: Ctrl-
 
 
 class _Data:
-    loglik_offset = 0.0
+    """Data held in memory: one chunk, the whole array."""
 
     def __init__(self, X, w):
         self.X, self.w = X, w
         self.n_samples, self.n_features = X.shape
         self.total_weight = float(X.shape[0]) if w.shape[0] == 0 else float(w.sum())
+
+    def chunks(self):
+        yield self
 
 
 _OVERFLOW_MESSAGE = (
@@ -113,6 +117,9 @@ class GaussianMixture(EMMixture):
     warm_start : bool, default=False
     verbose : int, default=0
     verbose_interval : int, default=10
+    decay : float, default=0.6
+        Step-size exponent of :meth:`partial_fit` (stepwise EM, Cappé & Moulines 2009):
+        batch t weighs (t + 2) ** -decay in the running statistics; in (0.5, 1].
 
     Attributes
     ----------
@@ -162,7 +169,9 @@ class GaussianMixture(EMMixture):
         warm_start=False,
         verbose=0,
         verbose_interval=10,
+        decay=0.6,
     ):
+        self.decay = decay
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.mode = mode
@@ -284,46 +293,52 @@ class GaussianMixture(EMMixture):
         return prec if covariance_type in ("full", "tied") else prec.reshape(
             prec.shape[0], 1, prec.shape[1])
 
-    def _pass(self, data, params, mode, seed, stream, labels):
+    def _pass(self, data, params, mode, seed, stream, labels, ct=None):
+        """The E-step over ``data`` (a chunk with ``X``, ``w``, ``total_weight``) at
+        ``params``: its statistics (``GaussianStats``).  ``ct``: the covariance type of
+        ``params`` (default: the constructor's, as while fitting)."""
         weights, means, cov, prec, log_det = params
         with np.errstate(divide="ignore"):
             log_weights = np.log(weights)
         k, d = means.shape
-        full = self.covariance_type in ("full", "tied")
-        tied = self.covariance_type == "tied"
+        ct = self.covariance_type if ct is None else ct
+        full = ct in ("full", "tied")
+        tied = ct == "tied"
         center = weights @ means
         block = block_rows(data.n_samples, k, d, (1 if tied else k) if full else 1)
         nk, s1, s2, sq, ll, ch = gauss_pass(
-            data.X, data.w, log_weights, means, self._kernel_prec(prec, self.covariance_type),
-            log_det, full, mode,
-            seed, stream, labels, block, tied, center,
+            data.X, data.w, log_weights, means, self._kernel_prec(prec, ct), log_det, full,
+            mode, seed, stream, labels, block, tied, center,
         )
-        return (nk, s1, s2 if full else sq, center), ll, ch
+        return GaussianStats._trusted(ct, nk, s1, s2[0] if tied else (s2 if full else sq),
+                                      means, center, ll, data.total_weight, ch)
+
+    _chunk_stats = _pass
 
     def _m_step(self, params, stats):
         _, means, cov, prec, _ = params
-        nk, s1, s2, center = stats
+        if not (np.array_equal(stats.ref, means) and np.array_equal(
+                stats.center, params[0] @ means)):
+            stats = stats.about(means, params[0] @ means)  # the M-step's references
+        nk, s1, s2, center = stats.nk, stats.s1, stats.s2, stats.center
         if not (np.all(np.isfinite(s1)) and np.all(np.isfinite(s2))):
             raise ValueError(_OVERFLOW_MESSAGE)
         reg = float(self.reg_covar)
-        if self.covariance_type in ("full", "tied"):
+        ct = stats.covariance_type
+        if ct in ("full", "tied"):
+            tied = ct == "tied"
             status, new_means, new_cov, new_prec, log_det = mstep_full(
-                nk, s1, s2, means, cov, prec, reg, self.covariance_type == "tied", center)
+                nk, s1, s2[None] if tied else s2, means, cov, prec, reg, tied, center)
         else:
             status, new_means, new_cov, new_prec, log_det = mstep_diag(
-                nk, s1, s2, means, cov, reg, self.covariance_type == "spherical")
+                nk, s1, s2, means, cov, reg, ct == "spherical")
         if status:
             if not np.all(np.isfinite(new_cov)):
                 raise ValueError(_OVERFLOW_MESSAGE)
-            raise ValueError(_not_pd_message(status - 1, self.covariance_type, self.reg_covar))
+            raise ValueError(_not_pd_message(status - 1, ct, self.reg_covar))
         weights = nk + _TINY
         weights /= weights.sum()
         return weights, new_means, new_cov, new_prec, log_det
-
-    # ------------------------------------------------------------ EM hooks
-    def _em_step(self, data, params, mode, seed, iteration, labels):
-        stats, ll, changed = self._pass(data, params, mode, seed, iteration, labels)
-        return ll, changed, self._m_step(params, stats)
 
     def _initialize(self, data, rng):
         k, d = self.n_components, data.n_features
@@ -340,7 +355,7 @@ class GaussianMixture(EMMixture):
                 labels = EMPTY_I32
                 base = self._identity_params(np.repeat(X[:1].astype(np.float64), k, axis=0))
                 mode, seed = RANDOM, int(rng.integers(0, 2**63 - 1))
-            stats, _, _ = self._pass(data, base, mode, seed, 0, labels)
+            stats = self._pass(data, base, mode, seed, 0, labels)
             params = self._m_step(base, stats)
         else:
             rows = np.arange(data.n_samples) if data.w.shape[0] == 0 else np.flatnonzero(data.w)
@@ -474,9 +489,9 @@ class GaussianMixture(EMMixture):
             )
         return params
 
-    def _fitted_attributes(self, params, data):
+    def _fitted_attributes(self, params, data, ct=None):
         weights, means, cov, prec, _ = params
-        ct = self.covariance_type
+        ct = self.covariance_type if ct is None else ct
         dt = data.X.dtype
         if ct in ("full", "tied"):
             precisions = np.einsum("kij,klj->kil", prec, prec)
@@ -537,6 +552,113 @@ class GaussianMixture(EMMixture):
             )
         self._check_inits(X.shape[1])
         return self._fit_em(_Data(X, w))
+
+    # ------------------------------------------------------------ statistics
+    def e_step_stats(self, X, y=None, *, sample_weight=None):
+        """Sufficient statistics of a (soft) E-step over the rows of ``X`` at the fitted
+        parameters.
+
+        Statistics of disjoint sets of rows add up (``a + b``, ``sum([...])``), so the
+        E-step can run over chunks of the data anywhere (another process, a cluster, a
+        database cursor); :meth:`m_step` turns the sum into new parameters.  One EM
+        iteration over chunks ``X1, X2, ...``::
+
+            model.m_step(sum(model.e_step_stats(Xc) for Xc in (X1, X2)))
+
+        To start such a loop without a fit on all the data, fit on a sample, e.g.
+        ``GaussianMixture(k, max_iter=0).fit(sample)`` (initialisation only).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        stats : fastem.GaussianStats
+            About the fitted means; ``stats.loglik`` is the weighted log-likelihood of
+            the rows at the fitted parameters.
+        """
+        params, ct = self._fitted_params()
+        ensure(gaussian_fit(ct, "soft", "given"))
+        X = self._check_X(X, n_features=params[1].shape[1])
+        w = check_sample_weight(sample_weight, X.shape[0], scale=False)  # chunks must add up
+        return self._pass(_Data(X, w), params, SOFT, 0, 0, EMPTY_I32, ct)
+
+    def m_step(self, stats):
+        """Replace the fitted parameters by those that the statistics ``stats`` give.
+
+        ``stats``: a :class:`fastem.GaussianStats` (usually a sum of
+        :meth:`e_step_stats` over all the data) of this model's covariance type, number
+        of components and features.  Components with no weight in ``stats`` keep their
+        parameters, as in ``fit``.  Only ``weights_``, ``means_``, ``covariances_``,
+        ``precisions_cholesky_`` and ``precisions_`` change; nothing changes if this
+        raises.  Returns ``self``.
+        """
+        params, ct = self._fitted_params()
+        if not isinstance(stats, GaussianStats):
+            raise TypeError(f"m_step takes a GaussianStats; got {type(stats).__name__}")
+        if stats.covariance_type != ct or stats.ref.shape != params[1].shape:
+            k, d = params[1].shape
+            raise ValueError(
+                f"these statistics are of a {stats.covariance_type!r} model with "
+                f"{stats.ref.shape[0]} components and {stats.ref.shape[1]} features; this "
+                f"model is {ct!r} with {k} components and {d} features"
+            )
+        if not (stats.weight > 0 and float(np.sum(stats.nk)) > 0):
+            raise ValueError("these statistics hold no rows (zero total weight)")
+        self._apply_m_step(stats, params)
+        self.__dict__.pop("_online", None)  # running statistics no longer match
+        return self
+
+    def _apply_m_step(self, stats, params=None):
+        params = self._fitted_params()[0] if params is None else params
+        ct = stats.covariance_type
+        new = self._m_step(params, stats)
+        dt = np.asarray(self.means_).dtype
+        dt = dt if dt in (np.float32, np.float64) else np.dtype(np.float64)
+        attributes = self._fitted_attributes(new, _Data(np.empty((0, params[1].shape[1]), dt),
+                                                        EMPTY_F64), ct)
+        self.__dict__.update(attributes)  # one step: nothing half-assigned
+
+    def partial_fit(self, X, y=None, *, sample_weight=None):
+        """Online EM: update the parameters from one batch of rows (stepwise EM, Cappé &
+        Moulines 2009).
+
+        The first call on an unfitted model fits the batch by ordinary EM (``n_init``,
+        ``init_params``, ...; a model fitted by ``fit`` continues from its fit).  Each later
+        call runs a soft E-step on the batch at the current parameters, moves the running
+        statistics (per unit of weight) towards the batch's, ``s <- (1 - eta) s + eta
+        s_batch`` with ``eta = (t + 2) ** -decay`` at the t-th update, and sets the
+        parameters from ``s``.  A new ``fit`` discards the running statistics.  The
+        updates are soft EM whatever ``mode`` (the hard and stochastic modes are for
+        ``fit``, which a first batch gets).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The batch; its number of features must be the model's.
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : GaussianMixture
+            ``lower_bound_`` is the batch's mean log-likelihood before the update.
+        """
+        def fit_first():
+            self.fit(X, sample_weight=sample_weight)
+
+        def batch_stats():
+            return self.e_step_stats(X, sample_weight=sample_weight)
+
+        return self._partial_fit(fit_first, batch_stats, self._apply_m_step)
+
+    def _recentred(self, stats):
+        # running statistics about the current means: no drift away from the data
+        means = np.asarray(self.means_, dtype=np.float64)
+        return stats.about(means, np.asarray(self.weights_, dtype=np.float64) @ means)
 
     def fit_predict(self, X, y=None, *, sample_weight=None):
         """Fit, then label ``X`` with a final E-step: equals ``fit(X).predict(X)``.

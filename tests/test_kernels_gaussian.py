@@ -90,16 +90,12 @@ def test_em_step_statistics_give_reference_m_step(ct, mode, d, dtype):
 def test_m_step_kernels_match_reference(ct, dtype):
     """The model's M-step (with reg_covar and the Cholesky factor) vs the reference."""
     from fastem import GaussianMixture
+    from fastem.gaussian import _Data
 
     X, weights, means, cov, pchol = problem(ct, dtype, seed=4)
     gm = GaussianMixture(3, covariance_type=ct, reg_covar=1e-3)
     data_params = gm._params_from_covariances(weights, means, cov)
-
-    class D:  # the prepared-data object the model's pass expects
-        pass
-
-    D.X, D.w, D.n_samples, D.n_features = X, np.empty(0), X.shape[0], X.shape[1]
-    stats, ll, _ = gm._pass(D, data_params, K.SOFT, 0, 1, np.empty(0, np.int32))
+    stats = gm._pass(_Data(X, np.empty(0)), data_params, K.SOFT, 0, 1, np.empty(0, np.int32))
     new = gm._m_step(data_params, stats)
     want = ref.gaussian_em_step(X, weights, means, cov, ct, 1e-3, "soft")
     np.testing.assert_allclose(new[1], want["means"], rtol=1e-9)
