@@ -186,8 +186,11 @@ def block_rows(n, k, d, ks):
 
 
 def gauss_pass(X, w, log_weights, means, prec, log_det, full, mode, seed, stream, labels,
-               block, tied, center):
+               block, tied, center, row0=0):
     """One EM pass over X; returns (nk, s1, s2, sq, loglik, n_changed).
+
+    ``row0``: the index of X's first row in the whole data (a chunk's offset), by which the
+    random modes draw, so that a chunked pass draws as an unchunked one.
 
     ``full``: ``prec`` holds (k, d, d) upper-triangular Cholesky factors of the precisions
     ((1, d, d) when ``tied``), otherwise (k, 1, d) inverse standard deviations.  ``s2``:
@@ -208,7 +211,7 @@ def gauss_pass(X, w, log_weights, means, prec, log_det, full, mode, seed, stream
     kern, fns = gauss_kernel(form, int(mode))
     run_blocks(kern, nb, block, XS, XD, w, log_weights, means, prec, log_det, center,
                int(mode), _seed(seed), int(stream), labels, p_nk, p_s1, p_s2, p_ll, p_ch,
-               EMPTY_F64, _EMPTY_2D, EMPTY_I64, _EMPTY_2D, fns)
+               EMPTY_F64, _EMPTY_2D, EMPTY_I64, _EMPTY_2D, fns, int(row0))
     nk, s1, s2 = sum_blocks(p_nk), sum_blocks(p_s1), sum_blocks(p_s2)
     if full:
         for c in range(ks):  # mirror the upper triangle
@@ -237,7 +240,7 @@ def gauss_rows(X, log_weights, means, prec, log_det, full, out_ll, out_resp, out
     run_blocks(kern, nb, ROWS_BLOCK, XS, XD, EMPTY_F64, log_weights, means, prec, log_det,
                EMPTY_F64, ROWS, np.uint64(0), 0, EMPTY_I32, _EMPTY_2D, np.zeros((0, 0, 0)),
                np.zeros((0, 0, 0, 0)), EMPTY_F64, EMPTY_I64, out_ll, out_resp, out_labels,
-               out_logd, fns)
+               out_logd, fns, 0)
 
 
 def check_finite(X):
@@ -365,7 +368,7 @@ def binomial_table(code):
     return binomial_kernel(("pass", "rows", "coef")[code])[1]
 
 
-def binomial_pass(X, T, w, log_weights, probs, mode, seed, stream, labels, block):
+def binomial_pass(X, T, w, log_weights, probs, mode, seed, stream, labels, block, row0=0):
     """One EM pass; returns ``(nk (k,), sum_x (k, d), sum_t (k, d), loglik, n_changed)``
     (the log-likelihood without the binomial coefficients)."""
     n, d = X.shape
@@ -377,7 +380,7 @@ def binomial_pass(X, T, w, log_weights, probs, mode, seed, stream, labels, block
     kern, fns = binomial_kernel("pass", int(mode))
     run_blocks(kern, nb, block, *_binom_slots(X, T), w, log_weights, lp, lq, False, int(mode),
                _seed(seed), int(stream), labels, p_nk, p_sx, p_sf, p_ll, p_ch, EMPTY_F64,
-               _EMPTY_2D, EMPTY_I64, _EMPTY_2D, fns)
+               _EMPTY_2D, EMPTY_I64, _EMPTY_2D, fns, int(row0))
     sx = sum_blocks(p_sx)
     return (sum_blocks(p_nk), sx, sx + sum_blocks(p_sf), float(sum_blocks(p_ll)),
             int(sum_blocks(p_ch)))
@@ -392,7 +395,7 @@ def binomial_rows(X, T, log_weights, probs, with_coef, out_ll, out_resp, out_lab
     run_blocks(kern, nb, ROWS_BLOCK, *_binom_slots(X, T), EMPTY_F64, log_weights, lp, lq,
                bool(with_coef), ROWS, np.uint64(0), 0, EMPTY_I32, _EMPTY_2D, np.zeros((0, 0, 0)),
                np.zeros((0, 0, 0)), EMPTY_F64, EMPTY_I64, out_ll, out_resp, out_labels, out_logd,
-               fns)
+               fns, 0)
 
 
 _SLICE = 1 << 16  # rows per slice of the NumPy checks below (bounded temporaries)
@@ -500,14 +503,14 @@ def _mirror(s2):
 
 @_overload(gauss_pass)
 def _gauss_pass_c(X, w, log_weights, means, prec, log_det, full, mode, seed, stream, labels,
-                  block, tied, center):
+                  block, tied, center, row0=0):
     full_v, tied_v = _literal(full, "full"), _literal(tied, "tied")
     code = (1 if tied_v else 0) if full_v else 2
     kern = gauss_kernel(("full", "tied", "diag")[code])[0]
     make = _slot_makers(X)
 
     def impl(X, w, log_weights, means, prec, log_det, full, mode, seed, stream, labels, block,
-             tied, center):
+             tied, center, row0=0):
         n, d = X.shape
         k = means.shape[0]
         ks = (1 if tied_v else k) if full_v else k
@@ -522,7 +525,8 @@ def _gauss_pass_c(X, w, log_weights, means, prec, log_det, full, mode, seed, str
             fns = gauss_table(code)
         kern(0, nb, block, XS, XD, w, log_weights, means, prec, log_det, center, mode,
              np.uint64(seed), stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, np.empty(0),
-             np.empty((0, 0)), np.empty(0, dtype=np.int64), np.empty((0, 0)), fns)
+             np.empty((0, 0)), np.empty(0, dtype=np.int64), np.empty((0, 0)), fns,
+             np.int64(row0))
         nk = _sum_c(p_nk)
         s1 = _sum_c(p_s1)
         s2 = _sum_c(p_s2)
@@ -554,17 +558,17 @@ def _gauss_rows_c(X, log_weights, means, prec, log_det, full, out_ll, out_resp, 
             fns = gauss_table(code + 3)
         kern(0, nb, ROWS_BLOCK, XS, XD, w0, log_weights, means, prec, log_det, w0, ROWS,
              np.uint64(0), 0, no_lab, p0, p1, p2, w0, no_ch, out_ll, out_resp, out_labels,
-             out_logd, fns)
+             out_logd, fns, 0)
 
     return impl
 
 
 @_overload(binomial_pass)
-def _binomial_pass_c(X, T, w, log_weights, probs, mode, seed, stream, labels, block):
+def _binomial_pass_c(X, T, w, log_weights, probs, mode, seed, stream, labels, block, row0=0):
     kern = binomial_kernel("pass")[0]
     make = _slot_makers(X)
 
-    def impl(X, T, w, log_weights, probs, mode, seed, stream, labels, block):
+    def impl(X, T, w, log_weights, probs, mode, seed, stream, labels, block, row0=0):
         n, d = X.shape
         k = probs.shape[0]
         lp, lq = _kb.log_pq(np.ascontiguousarray(probs).astype(np.float64))
@@ -580,7 +584,8 @@ def _binomial_pass_c(X, T, w, log_weights, probs, mode, seed, stream, labels, bl
             fns = binomial_table(0)
         kern(0, nb, block, XS, XD, TS, TD, w, log_weights, lp, lq, False, mode,
              np.uint64(seed), stream, labels, p_nk, p_sx, p_sf, p_ll, p_ch, np.empty(0),
-             np.empty((0, 0)), np.empty(0, dtype=np.int64), np.empty((0, 0)), fns)
+             np.empty((0, 0)), np.empty(0, dtype=np.int64), np.empty((0, 0)), fns,
+             np.int64(row0))
         sx = _sum_c(p_sx)
         return _sum_c(p_nk), sx, sx + _sum_c(p_sf), _sum_c(p_ll)[()], _sum_c(p_ch)[()]
 
@@ -604,7 +609,7 @@ def _binomial_rows_c(X, T, log_weights, probs, with_coef, out_ll, out_resp, out_
         kern(0, nb, ROWS_BLOCK, XS, XD, TS, TD, np.empty(0), log_weights, lp, lq,
              with_coef != False, ROWS, np.uint64(0), 0, np.empty(0, dtype=np.int32),  # noqa: E712
              np.empty((0, 0)), np.empty((0, 0, 0)), np.empty((0, 0, 0)), np.empty(0),
-             np.empty(0, dtype=np.int64), out_ll, out_resp, out_labels, out_logd, fns)
+             np.empty(0, dtype=np.int64), out_ll, out_resp, out_labels, out_logd, fns, 0)
 
     return impl
 

@@ -13,7 +13,8 @@ from conftest import RTOL, needs_jit
 from fastem import kernels as K
 from fastem import _passes as passes
 from fastem._kernels import binomial as kb
-from fastem._kernels._common import CHUNK, RANDOM, STOCHASTIC, chunk_weights
+from fastem._kernels._common import CHUNK, RANDOM, STOCHASTIC
+from fastem._kernels.gaussian import PIECES
 from fastem._kernels.rng import GAMMA, bits_at, mix64, uniform
 
 pytestmark = pytest.mark.kernels
@@ -111,8 +112,10 @@ def test_stochastic_pick_never_lands_on_a_zero_weight(row):
     pick = np.empty(CHUNK, dtype=np.int64)
     labels = np.full(m, -1, dtype=np.int32)
     lost = np.zeros(CHUNK, dtype=np.int64)
-    chunk_weights(L, m, k, 0, EMPTY_W, False, STOCHASTIC, 5, 1, labels, True,
-                  mx, acc, cum, pick, lost, 0)
+    # the piece as the kernels get it: compiled for its one signature
+    weights = PIECES["weights"].compiled()
+    weights(L, m, k, 0, EMPTY_W, False, STOCHASTIC, 5, 1, labels, True, mx, acc, cum, pick,
+            lost, 0, 0)
     want = max(c for c in range(k) if row[c] > 0)
     np.testing.assert_array_equal(labels, want)
     np.testing.assert_array_equal(L[:, :m], np.eye(k)[want][:, None].repeat(m, axis=1))
@@ -158,7 +161,7 @@ def test_mstep_keeps_empty_component_and_clips():
     nk = np.array([4.0, 0.0])
     sx = np.array([[4.0, 0.0], [0.0, 0.0]])
     st = np.array([[4.0, 4.0], [0.0, 0.0]])
-    empty = kb.binomial_mstep(nk, sx, st, weights, probs, 1e-10, True)
+    empty = passes.binomial_mstep(nk, sx, st, weights, probs, 1e-10, True)  # its one signature
     assert empty == 1
     np.testing.assert_array_equal(weights, [1.0, 0.0])
     np.testing.assert_array_equal(probs, [[1 - 1e-10, 1e-10], [0.6, 0.7]])

@@ -324,3 +324,56 @@ def test_partial_fit_rules():
     model.partial_fit(X[:1_000])  # ... and the next batch starts them at the fit
     assert model._online[1] == 0
     assert "decay" in model.get_params()
+
+
+# ------------------------------------------------------------------ the driver over chunks
+def _code(mode):
+    from fastem._em import MODES
+    from fastem._kernels._common import RANDOM
+
+    return RANDOM if mode == "random" else MODES[mode]
+
+
+@pytest.mark.parametrize("ct", COVARIANCE_TYPES)
+@pytest.mark.parametrize("mode", ["soft", "hard", "stochastic", "random"])
+def test_the_e_step_over_chunks_is_the_e_step_over_the_whole(ct, mode):
+    """The driver adds its data's chunk statistics: any chunking gives the statistics of
+    the whole to rounding, in every mode (random draws are keyed by the global row, hard
+    EM's labels are the chunk's slice of the whole data's)."""
+    from fastem.gaussian import _Data
+
+    model = _fitted(ct)
+    params = model._fitted_params()[0]
+    code = _code(mode)  # "random": the random initial responsibilities
+    n = X64.shape[0]
+    labels = [np.full(n, -1, np.int32) if mode == "hard" else np.empty(0, np.int32)
+              for _ in range(2)]
+    whole = model._e_step(_Data(X64, W), params, code, 99, 3, labels[0])
+    parts = model._e_step(_Data(X64, W, chunk_rows=77), params, code, 99, 3, labels[1])
+    for name, value in _fields(parts).items():
+        assert _rel(value, _fields(whole)[name]) <= 1e-12, name
+    assert parts.n_changed == whole.n_changed
+    assert np.array_equal(labels[0], labels[1])
+    again = model._e_step(_Data(X64, W, chunk_rows=77), params, code, 99, 3, labels[1].copy())
+    for name, value in _fields(parts).items():  # a fixed chunking: the same bits
+        assert np.array_equal(value, _fields(again)[name]), name
+
+
+@pytest.mark.parametrize("mode", ["soft", "hard", "stochastic", "random"])
+@pytest.mark.parametrize("per_row_trials", [False, True])
+def test_binomial_e_step_over_chunks(mode, per_row_trials):
+    from fastem.binomial import _Data
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = BinomialMixture(2, trials=12, max_iter=2, random_state=0).fit(C)
+    params = model._fitted_params()
+    T = np.full((C.shape[0], 1), 12.0) if per_row_trials else np.full((1, 1), 12.0)
+    code = _code(mode)
+    labels = [np.full(C.shape[0], -1, np.int32) if mode == "hard" else np.empty(0, np.int32)
+              for _ in range(2)]
+    whole = model._e_step(_Data(C, T, W), params, code, 5, 2, labels[0])
+    parts = model._e_step(_Data(C, T, W, chunk_rows=64), params, code, 5, 2, labels[1])
+    for name, value in _fields(parts).items():
+        assert _rel(value, _fields(whole)[name]) <= 1e-12, name
+    assert np.array_equal(labels[0], labels[1]) and parts.n_changed == whole.n_changed

@@ -147,7 +147,7 @@ def _soft_weights(L, m, k, start, labels, track, mx):
 
 @kernel
 def chunk_weights_basic(L, m, k, start, w, has_w, mode, seed, stream, labels, track,
-                        mx, acc, cum, pick, lost, n_lost):
+                        mx, acc, cum, pick, lost, n_lost, row0):
     """``chunk_weights`` for soft EM and the FIXED mode (the statistics of given labels,
     e.g. of the k-means initialisation's partition) only: what a soft fit compiles."""
     ll = _loglik_and_scale(L, m, start, w, has_w, mx, acc, cum, pick, lost, n_lost)
@@ -159,15 +159,16 @@ def chunk_weights_basic(L, m, k, start, w, has_w, mode, seed, stream, labels, tr
 
 
 @kernel(inline="always")
-def _random_weights(L, m, k, start, w, has_w, seed, stream):
+def _random_weights(L, m, k, start, w, has_w, seed, stream, row0):
     """Random responsibilities (initialisation only; the parameters are ignored) times w_i:
-    uniforms keyed by (seed, stream) and the counter (row, component) in row-major order."""
+    uniforms keyed by (seed, stream) and the counter (row, component) in row-major order,
+    the row counted from ``row0`` (the chunk's first row in the whole data)."""
     key = stream_key(seed, stream)
     for r in range(m):
         i = start + r
         tot = 0.0
         for c in range(k):
-            u = open_uniform(key, i * k + c)
+            u = open_uniform(key, (row0 + i) * k + c)
             L[c, r] = u
             tot += u
         wi = w[i] if has_w else 1.0
@@ -177,29 +178,31 @@ def _random_weights(L, m, k, start, w, has_w, seed, stream):
 
 @kernel
 def chunk_weights_random(L, m, k, start, w, has_w, mode, seed, stream, labels, track,
-                         mx, acc, cum, pick, lost, n_lost):
+                         mx, acc, cum, pick, lost, n_lost, row0):
     """``chunk_weights`` for the RANDOM mode only (``mode`` is ignored)."""
     ll = _loglik_and_scale(L, m, start, w, has_w, mx, acc, cum, pick, lost, n_lost)
-    _random_weights(L, m, k, start, w, has_w, seed, stream)
+    _random_weights(L, m, k, start, w, has_w, seed, stream, row0)
     return ll, np.int64(0)
 
 
 @kernel
 def chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels, track,
-                  mx, acc, cum, pick, lost, n_lost):
+                  mx, acc, cum, pick, lost, n_lost, row0):
     """Overwrite L[:, :m] (exp(L - max), row sums acc) with w_i times the mode's weights.
 
     ``cum`` (float) and ``pick`` (int64) are CHUNK-long scratch.  Every loop
     runs over the rows of the chunk, so the one-hot modes vectorise like the soft one.
     When ``n_lost`` > 0, rows with ``lost[r]`` have a log-likelihood of -inf (below
     float64's range); their weights in L are already the limit posterior.
+    ``row0``: the data's first row in the whole data set, so that the random modes draw by
+    global row index (a chunked pass draws as an unchunked one).
     Returns (sum_i w_i loglik_i, n_changed) over the chunk.
     """
     ll = _loglik_and_scale(L, m, start, w, has_w, mx, acc, cum, pick, lost, n_lost)
     if mode == SOFT:
         return ll, _soft_weights(L, m, k, start, labels, track, mx)
     if mode == RANDOM:
-        _random_weights(L, m, k, start, w, has_w, seed, stream)
+        _random_weights(L, m, k, start, w, has_w, seed, stream, row0)
         return ll, 0
     if mode == HARD:
         chunk_argmax(L, m, k, cum, pick)
@@ -209,7 +212,7 @@ def chunk_weights(L, m, k, start, w, has_w, mode, seed, stream, labels, track,
         # that count picks a c of positive weight). The last component needs no test:
         # cum_{k-1} is acc's own sum, > u * acc. Should rounding ever make the pick the
         # last component while its weight is 0, the row goes to its last positive one.
-        scale_by_uniforms(acc, m, seed, stream, start)
+        scale_by_uniforms(acc, m, seed, stream, row0 + start)  # keyed by the global row
         for r in range(m):
             cum[r] = 0.0
             pick[r] = 0

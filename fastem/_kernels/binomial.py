@@ -197,8 +197,9 @@ def coef_pieces():
 @kernel
 def binomial_blocks(b0, b1, block, XS, XD, TS, TD, w, log_weights, lp, lq, with_coef, mode,
                     seed, stream, labels, p_nk, p_sx, p_sf, p_ll, p_ch, out_ll, out_resp,
-                    out_labels, out_logd, fns):
-    """Statistics pass over the row blocks b0..b1 (``fns``: ``pass_pieces``)."""
+                    out_labels, out_logd, fns, row0):
+    """Statistics pass over the row blocks b0..b1 (``fns``: ``pass_pieces``; ``row0``: the
+    first row's index in the whole data)."""
     n = max(XS.shape[0], XD.shape[0])
     k, d = lp.shape
     tn = 1 if max(TS.shape[0], TD.shape[0]) > 1 else 0
@@ -226,7 +227,7 @@ def binomial_blocks(b0, b1, block, XS, XD, TS, TD, w, log_weights, lp, lq, with_
                 _call_rescue(fns[3], XT, FT, m, log_weights, lp, lq, L, lost)
                 _call_posterior(fns[2], L, m, k, mx, acc, bits)
             cll, cch = _call_weights(fns[4], L, m, k, start, w, has_w, mode, seed, stream,
-                                     labels, track, mx, acc, cum, pick, lost, n_lost)
+                                     labels, track, mx, acc, cum, pick, lost, n_lost, row0)
             ll += cll
             ch += cch
             _call_stats(fns[5], XT, FT, m, L, b, p_nk, p_sx, p_sf)
@@ -237,7 +238,7 @@ def binomial_blocks(b0, b1, block, XS, XD, TS, TD, w, log_weights, lp, lq, with_
 @kernel
 def binomial_rows_blocks(b0, b1, block, XS, XD, TS, TD, w, log_weights, lp, lq, with_coef,
                          mode, seed, stream, labels, p_nk, p_sx, p_sf, p_ll, p_ch, out_ll,
-                         out_resp, out_labels, out_logd, fns):
+                         out_resp, out_labels, out_logd, fns, row0):
     """Per-row outputs over the row blocks b0..b1 (``fns``: ``rows_pieces``)."""
     n = max(XS.shape[0], XD.shape[0])
     k, d = lp.shape
@@ -266,7 +267,7 @@ def binomial_rows_blocks(b0, b1, block, XS, XD, TS, TD, w, log_weights, lp, lq, 
 
 PASS_SIGNATURE = (INT, INT, INT, *data(), *data(), ro(1), ro(1), ro(2), ro(2), BOOL, INT, SEED,
                   INT, rw(1, I32), rw(2), rw(3), rw(3), rw(1), rw(1, I64), rw(1), rw(2),
-                  rw(1, I64), rw(2), ro(1, I64))
+                  rw(1, I64), rw(2), ro(1, I64), INT)
 
 
 @kernel

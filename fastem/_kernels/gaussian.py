@@ -562,7 +562,7 @@ POSTERIOR = Slot("posterior", I64, (_C2, INT, INT, _C1, _C1, _I1))
 RESCUE = Slot("rescue", I64, (_C2, INT, ro(1), ro(2), ro(3), _C2, _I1))
 WEIGHTS = Slot("weights", numba.types.Tuple((numba.types.float64, I64)),
                (_C2, INT, INT, INT, ro(1), BOOL, INT, SEED, INT, rw(1, I32), BOOL, _C1, _C1,
-                _C1, _I1, _I1, I64))
+                _C1, _I1, _I1, I64, INT))
 STATS = Slot("stats", NONE, (_C2, INT, INT, ro(1), BOOL, ro(2), ro(1), _C2, INT, rw(2), rw(3),
                              rw(4), _C1))
 OUTPUTS = Slot("outputs", NONE, (_C2, INT, INT, INT, _C1, _C1, _C1, _I1, _I1, I64, rw(1), rw(2),
@@ -639,14 +639,15 @@ def rows_pieces(form):
 # (spherical: each component's value repeated over d columns).
 PASS_SIGNATURE = (INT, INT, INT, *data(), ro(1), ro(1), ro(2), ro(3), ro(1), ro(1), INT, SEED,
                   INT, rw(1, I32), rw(2), rw(3), rw(4), rw(1), rw(1, I64), rw(1), rw(2),
-                  rw(1, I64), rw(2), ro(1, I64))
+                  rw(1, I64), rw(2), ro(1, I64), INT)
 
 
 @kernel
 def gauss_pass_blocks(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center,
                       mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp,
-                      out_labels, out_logd, fns):
-    """Statistics pass over blocks b0..b1 (see above)."""
+                      out_labels, out_logd, fns, row0):
+    """Statistics pass over blocks b0..b1 (see above); ``row0``: the first row's index in
+    the whole data (the random modes draw by global row)."""
     n = max(XS.shape[0], XD.shape[0])
     k, d = means.shape
     has_w = w.shape[0] > 0
@@ -673,7 +674,7 @@ def gauss_pass_blocks(b0, b1, block, XS, XD, w, log_weights, means, prec, log_de
                 _call_rescue(fns[4], XT, m, log_weights, means, prec, L, lost)
                 _call_posterior(fns[3], L, m, k, mx, acc, bits)
             cll, cch = _call_weights(fns[5], L, m, k, start, w, has_w, mode, seed, stream,
-                                    labels, track, mx, acc, cum, pick, lost, n_lost)
+                                     labels, track, mx, acc, cum, pick, lost, n_lost, row0)
             ll += cll
             ch += cch
             _call_stats(fns[6], XT, m, start, w, has_w, means, center, L, b, p_nk, p_s1, p_s2,
@@ -685,8 +686,8 @@ def gauss_pass_blocks(b0, b1, block, XS, XD, w, log_weights, means, prec, log_de
 @kernel
 def gauss_rows_blocks(b0, b1, block, XS, XD, w, log_weights, means, prec, log_det, center,
                       mode, seed, stream, labels, p_nk, p_s1, p_s2, p_ll, p_ch, out_ll, out_resp,
-                      out_labels, out_logd, fns):
-    """Per-row outputs over blocks b0..b1 (see above)."""
+                      out_labels, out_logd, fns, row0):
+    """Per-row outputs over blocks b0..b1 (see above; ``row0`` unused)."""
     n = max(XS.shape[0], XD.shape[0])
     k, d = means.shape
     XT = np.empty((d, CHUNK))
