@@ -12,7 +12,6 @@ import reference as ref
 from conftest import RTOL, needs_jit
 from fastem import kernels as K
 from fastem import _passes as passes
-from fastem._kernels import binomial as kb
 from fastem._kernels._common import CHUNK, RANDOM, STOCHASTIC
 from fastem._kernels.gaussian import PIECES
 from fastem._kernels.rng import GAMMA, bits_at, mix64, uniform
