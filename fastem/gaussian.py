@@ -4,6 +4,7 @@ import numpy as np
 
 from ._em import EMMixture, check_interrupt, run_interruptibly
 from ._compile import ensure, gaussian_fit, gaussian_rows
+from ._sources import DEFAULT_CHUNK_BYTES, MemmapRows
 from ._stats import GaussianStats
 from ._kernels._common import FIXED, RANDOM, SOFT
 from ._mstep import cholesky_precision, mstep_diag, mstep_full
@@ -50,6 +51,10 @@ class _Data:
 
     row0 = 0
 
+    @property
+    def dtype(self):
+        return self.X.dtype
+
     def __init__(self, X, w, chunk_rows=None):
         self.X, self.w = X, w
         self.n_samples, self.n_features = X.shape
@@ -71,6 +76,63 @@ class _Data:
                 self._chunks.append(part)
         yield from self._chunks
 
+
+class _FileData:
+    """Rows of a memory-mapped file, read chunk by chunk into one buffer (``_sources``);
+    each chunk is checked for NaN and infinity the first time it is read."""
+
+    row0 = 0
+
+    def __init__(self, reader, w, chunk_rows):
+        self.reader, self.w = reader, w
+        self.n_samples, self.n_features = reader.shape
+        self.dtype = reader.dtype
+        self.total_weight = float(self.n_samples) if w.shape[0] == 0 else float(w.sum())
+        self.chunk_rows = chunk_rows
+        self._buffer = None
+        self._checked = set()
+
+    def chunks(self):
+        if self._buffer is None:
+            self._buffer = np.empty((min(self.chunk_rows, self.n_samples), self.n_features),
+                                    self.dtype)
+        for lo in range(0, self.n_samples, self.chunk_rows):
+            hi = min(self.n_samples, lo + self.chunk_rows)
+            X = self.reader.read(lo, hi, self._buffer)
+            if lo not in self._checked:
+                _check_chunk_finite(X, lo)
+                self._checked.add(lo)
+            part = _Data(X, self.w[lo:hi] if self.w.shape[0] else self.w)
+            part.row0 = lo
+            yield part  # the buffer is read again for the next chunk
+
+
+def _check_chunk_finite(X, lo):
+    i, j = check_finite(X)
+    if i >= 0:
+        raise ValueError(f"X contains NaN or infinity (first at row {lo + i}, column {j})")
+
+
+_INIT_SAMPLE_ROWS = 100_000  # initialisation on data read in chunks: a sample of this many
+
+
+def _sample_rows(n, w, size, rng):
+    """Sorted indices of at most ``size`` distinct rows of positive weight, uniformly at
+    random, in O(size) memory when there are no weights (no arange(n), no permutation)."""
+    if w.shape[0]:
+        rows = np.flatnonzero(w)  # as large as w itself
+        if rows.shape[0] <= size:
+            return rows
+        return rows[np.sort(rng.choice(rows.shape[0], size, replace=False))]
+    if n <= 2 * size:
+        return np.sort(rng.choice(n, min(n, size), replace=False)) if n > size else np.arange(n)
+    # distinct draws in the order drawn are a uniform sample without replacement
+    got = np.empty(0, dtype=np.int64)
+    while got.shape[0] < size:
+        more = rng.integers(0, n, size + size // 4)
+        _, first = np.unique(np.concatenate([got, more]), return_index=True)
+        got = np.concatenate([got, more])[np.sort(first)]
+    return np.sort(got[:size])
 
 _OVERFLOW_MESSAGE = (
     "The spread of X is too large for float64: its squared deviations overflow (values "
@@ -137,6 +199,12 @@ class GaussianMixture(EMMixture):
     decay : float, default=0.6
         Step-size exponent of :meth:`partial_fit` (stepwise EM, Cappé & Moulines 2009):
         batch t weighs (t + 2) ** -decay in the running statistics; in (0.5, 1].
+    chunk_bytes : int, default=64 MiB
+        For data in a memory-mapped file (``np.memmap``, ``np.load(..., mmap_mode="r")``,
+        C-contiguous): rows are read in chunks of at most this many bytes, so that the
+        process's resident memory stays bounded whatever the file's size (see "Data
+        larger than memory" in the README).  Initialisation then runs on a random sample
+        of at most 100,000 rows.
 
     Attributes
     ----------
@@ -187,8 +255,10 @@ class GaussianMixture(EMMixture):
         verbose=0,
         verbose_interval=10,
         decay=0.6,
+        chunk_bytes=DEFAULT_CHUNK_BYTES,
     ):
         self.decay = decay
+        self.chunk_bytes = chunk_bytes
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.mode = mode
@@ -511,7 +581,7 @@ class GaussianMixture(EMMixture):
     def _fitted_attributes(self, params, data, ct=None):
         weights, means, cov, prec, _ = params
         ct = self.covariance_type if ct is None else ct
-        dt = data.X.dtype
+        dt = data.dtype
         if ct in ("full", "tied"):
             precisions = np.einsum("kij,klj->kil", prec, prec)
             if ct == "tied":
@@ -560,6 +630,9 @@ class GaussianMixture(EMMixture):
         self : GaussianMixture
         """
         ensure(gaussian_fit(self.covariance_type, self.mode, self.init_params))
+        reader = self._file_reader(X)
+        if reader is not None:
+            return self._fit_file(reader, sample_weight)
         X = self._check_X(X)
         self._check_model_params()
         w = check_sample_weight(sample_weight, X.shape[0])
@@ -679,6 +752,37 @@ class GaussianMixture(EMMixture):
         means = np.asarray(self.means_, dtype=np.float64)
         return stats.about(means, np.asarray(self.weights_, dtype=np.float64) @ means)
 
+    # ------------------------------------------------------------ data in files
+    def _chunk_rows_for(self, reader):
+        check_int(self.chunk_bytes, "chunk_bytes", 1)
+        return reader.chunk_rows(self.chunk_bytes)
+
+    def _file_reader(self, X):
+        """A chunked reader for a memmap larger than one chunk, else None."""
+        reader = MemmapRows.of(X) if isinstance(X, np.memmap) else None
+        if reader is None or reader.shape[0] <= self._chunk_rows_for(reader):
+            return None
+        return reader
+
+    def _fit_file(self, reader, sample_weight):
+        n, d = reader.shape
+        self._check_model_params()
+        w = check_sample_weight(sample_weight, n)
+        n_rows = n_effective_rows(w, n)
+        if n_rows < max(2, self.n_components):
+            raise ValueError(
+                f"Expected n_samples >= max(2, n_components) rows with positive weight, got "
+                f"n_samples = {n_rows}, n_components = {self.n_components}"
+            )
+        self._check_inits(d)
+        # its own generator: the restarts' draws stay those of random_state
+        seed = self.random_state if isinstance(self.random_state, (int, np.integer)) else None
+        rows = _sample_rows(n, w, _INIT_SAMPLE_ROWS, np.random.default_rng(seed))
+        sample = reader.rows(rows)
+        _check_chunk_finite(sample, 0)
+        init = _Data(sample, w[rows] if w.shape[0] else w)
+        return self._fit_em(_FileData(reader, w, self._chunk_rows_for(reader)), init)
+
     def fit_predict(self, X, y=None, *, sample_weight=None):
         """Fit, then label ``X`` with a final E-step: equals ``fit(X).predict(X)``.
 
@@ -691,6 +795,9 @@ class GaussianMixture(EMMixture):
     def _rows(self, X, ll=False, resp=False, labels=False):
         (weights, means, _, prec, log_det), ct = self._fitted_params()
         ensure(gaussian_rows(ct))
+        reader = self._file_reader(X)
+        if reader is not None:
+            return self._rows_file(reader, ll, resp, labels)
         X = self._check_X(X, n_features=means.shape[1])
         n, k = X.shape[0], means.shape[0]
         with np.errstate(divide="ignore"):
@@ -707,6 +814,30 @@ class GaussianMixture(EMMixture):
         # As scikit-learn: log-likelihoods and posteriors in the data's dtype.
         with np.errstate(over="ignore"):
             return out_ll.astype(X.dtype, copy=False), out_resp.astype(X.dtype, copy=False), out_lab
+
+    def _rows_file(self, reader, ll, resp, labels):
+        """``_rows`` over a file read in chunks: the outputs are the only n-sized arrays."""
+        (weights, means, _, prec, log_det), ct = self._fitted_params()
+        n, d = reader.shape
+        if d != means.shape[1]:
+            raise wrong_features(np.empty((0, d)), means.shape[1], self)
+        k = means.shape[0]
+        with np.errstate(divide="ignore"):
+            log_weights = np.log(weights)
+        out_ll = np.empty(n) if ll else EMPTY_F64
+        out_resp = np.empty((n, k)) if resp else _EMPTY_2D
+        out_lab = np.empty(n, dtype=np.int64) if labels else _EMPTY_I64
+        data = _FileData(reader, EMPTY_F64, self._chunk_rows_for(reader))
+        kprec = self._kernel_prec(prec, ct)
+        for part in data.chunks():
+            lo, hi = part.row0, part.row0 + part.n_samples
+            run_interruptibly(gauss_rows, part.X, log_weights, means, kprec, log_det,
+                              ct in ("full", "tied"), out_ll[lo:hi] if ll else EMPTY_F64,
+                              out_resp[lo:hi] if resp else _EMPTY_2D,
+                              out_lab[lo:hi] if labels else _EMPTY_I64, _EMPTY_2D)
+        dt = reader.dtype
+        with np.errstate(over="ignore"):
+            return out_ll.astype(dt, copy=False), out_resp.astype(dt, copy=False), out_lab
 
     def score_samples(self, X):
         """Log-likelihood of each row.

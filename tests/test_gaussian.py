@@ -138,9 +138,9 @@ def test_soft_convergence_matches_scikit_learn(ct):
 
 
 def test_parameter_names_are_scikit_learns_plus_mode():
-    # plus decay, the step-size exponent of partial_fit
+    # plus decay (partial_fit's step sizes) and chunk_bytes (files read in chunks)
     assert set(GaussianMixture().get_params()) == set(SKGaussianMixture().get_params()) | {
-        "mode", "decay"}
+        "mode", "decay", "chunk_bytes"}
     ours, sk = GaussianMixture().get_params(), SKGaussianMixture().get_params()
     assert all(ours[k] == sk[k] for k in sk)
 

@@ -1,0 +1,94 @@
+"""Data that are not in memory: a memory-mapped array read in chunks of rows.
+
+A plain scan through an ``np.memmap`` maps every page of the file into the process: its
+resident memory (what a container's limit counts) grows to the file's size, although
+the pages could be dropped.  So the rows of a C-contiguous 2-D memmap (``np.memmap``,
+``np.load(..., mmap_mode="r")``) are read here with ordinary file reads into one
+reusable buffer of a bounded size: the file's pages stay in the kernel's page cache,
+shared and reclaimable, never in the process.  (``madvise(MADV_DONTNEED)`` after each
+chunk would also work, but only where the platform has it and on page-aligned ranges.)
+"""
+
+import mmap
+import os
+import threading
+
+import numpy as np
+
+DEFAULT_CHUNK_BYTES = 64 << 20  # 64 MiB of rows per chunk
+
+
+def _file_position(X):
+    """Byte offset in X's file of its first element, or None when it cannot be told."""
+    mm = getattr(X, "_mmap", None)
+    if mm is None or getattr(X, "filename", None) is None or X.offset is None:
+        return None
+    start = X.offset - X.offset % mmap.ALLOCATIONGRANULARITY  # where numpy mapped from
+    base = np.frombuffer(mm, dtype=np.uint8)
+    return start + (X.ctypes.data - base.ctypes.data)
+
+
+class MemmapRows:
+    """Reads rows of a C-contiguous 2-D memmap ``X`` with file reads (see above)."""
+
+    def __init__(self, X, pos):
+        self.path, self.pos = X.filename, pos
+        self.shape, self.dtype = X.shape, X.dtype
+        self.row_bytes = X.shape[1] * X.dtype.itemsize
+        self._lock = threading.Lock()  # one file position per reader
+
+    @classmethod
+    def of(cls, X):
+        """A reader for ``X``, or None when ``X`` is not a memmap it can read exactly."""
+        if not isinstance(X, np.memmap) or X.ndim != 2 or not X.flags.c_contiguous:
+            return None
+        if X.dtype not in (np.float32, np.float64) or not X.dtype.isnative or X.size == 0:
+            return None
+        try:
+            pos = _file_position(X)
+            if pos is None or pos < 0 or pos + X.nbytes > os.path.getsize(X.filename):
+                return None
+            reader = cls(X, pos)
+            first = np.empty((1, X.shape[1]), X.dtype)
+            reader.read(0, 1, first)
+            # the position is right only if the file holds X's first row there (one page
+            # of the map is touched for this check)
+            if not np.array_equal(first[0], X[0], equal_nan=True):
+                return None
+        except (OSError, ValueError, TypeError):
+            return None
+        return reader
+
+    def chunk_rows(self, chunk_bytes):
+        """Rows per chunk: as many as fit in ``chunk_bytes`` (at least 1)."""
+        return max(1, int(chunk_bytes) // self.row_bytes)
+
+    def _read(self, f, lo, hi, view):
+        buf = memoryview(view.reshape(-1).view(np.uint8))
+        f.seek(self.pos + lo * self.row_bytes)
+        got = 0
+        while got < len(buf):
+            n = f.readinto(buf[got:])
+            if not n:
+                raise OSError(f"{self.path}: the file ended before row {hi}")
+            got += n
+        return view
+
+    def read(self, lo, hi, out):
+        """Rows lo..hi into ``out[:hi - lo]`` (C-contiguous, X's dtype); returns that view."""
+        with self._lock, open(self.path, "rb", buffering=0) as f:
+            return self._read(f, lo, hi, out[: hi - lo])
+
+    def rows(self, index):
+        """The rows ``index`` (a sorted int array) as a new in-memory array; runs of
+        consecutive rows are read at once."""
+        index = np.asarray(index, dtype=np.int64)
+        out = np.empty((index.shape[0], self.shape[1]), self.dtype)
+        breaks = np.flatnonzero(np.diff(index) != 1) + 1
+        starts = np.concatenate([[0], breaks])
+        ends = np.concatenate([breaks, [index.shape[0]]])
+        with self._lock, open(self.path, "rb", buffering=0) as f:
+            for a, b in zip(starts, ends):
+                lo = int(index[a])
+                self._read(f, lo, lo + int(b - a), out[a:b])
+        return out

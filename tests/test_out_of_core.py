@@ -1,0 +1,129 @@
+"""Data in memory-mapped files, read in chunks (issue 12, point 2): the same fit, and a
+resident memory bounded by the chunk budget, not by the file."""
+
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import numpy as np
+import pytest
+
+from conftest import needs_jit
+from fastem import GaussianMixture
+from fastem._sources import MemmapRows
+
+COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
+
+
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory):
+    rng = np.random.default_rng(3)
+    X = np.concatenate([rng.normal(-3, 1, (3000, 3)), rng.normal(3, 1.5, (2000, 3))])
+    X = X[rng.permutation(X.shape[0])]
+    path = tmp_path_factory.mktemp("ooc") / "x.npy"
+    np.save(path, X)
+    return X, path
+
+
+@pytest.mark.parametrize("ct", COVARIANCE_TYPES)
+@pytest.mark.parametrize("mode", ["soft", "hard", "stochastic"])
+def test_a_file_read_in_chunks_fits_as_the_array(data_file, ct, mode):
+    X, path = data_file
+    M = np.load(path, mmap_mode="r")
+    assert MemmapRows.of(M) is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = GaussianMixture(2, covariance_type=ct, mode=mode, random_state=0, tol=0,
+                            max_iter=8, chunk_bytes=10_000).fit(M)  # 416 rows per chunk
+        b = GaussianMixture(2, covariance_type=ct, mode=mode, random_state=0, tol=0,
+                            max_iter=8).fit(X)
+    # 5,000 rows: the initialisation sample is all of them, the chunked sums differ
+    # from the whole-array ones by rounding only
+    for name in ("weights_", "means_", "covariances_"):
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(a.score_samples(M), b.score_samples(X), rtol=1e-10)
+    np.testing.assert_allclose(a.predict_proba(M), b.predict_proba(X), rtol=1e-9, atol=1e-12)
+    assert np.array_equal(a.predict(M), b.predict(X))
+
+
+def test_views_float32_and_refusals(data_file, tmp_path):
+    X, path = data_file
+    M = np.load(path, mmap_mode="r")
+    assert MemmapRows.of(M[100:]) is not None  # a view: its own position in the file
+    np.testing.assert_array_equal(MemmapRows.of(M[100:]).rows(np.array([0, 1, 7])),
+                                  X[[100, 101, 107]])
+    assert MemmapRows.of(M[:, :2]) is None  # not C-contiguous: read as an array
+    assert MemmapRows.of(np.asarray(X)) is None
+    p32 = tmp_path / "x32.npy"
+    np.save(p32, X.astype(np.float32))
+    M32 = np.load(p32, mmap_mode="r")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = GaussianMixture(2, random_state=0, chunk_bytes=4_000).fit(M32)
+    assert g.means_.dtype == np.float32
+    assert g.score_samples(M32).dtype == np.float32
+    bad = tmp_path / "nan.npy"
+    Xn = X.copy()
+    Xn[4321, 1] = np.nan
+    np.save(bad, Xn)
+    with pytest.raises(ValueError, match="row 4321, column 1"):
+        GaussianMixture(2, chunk_bytes=4_000).fit(np.load(bad, mmap_mode="r"))
+    with pytest.raises(ValueError, match="chunk_bytes"):
+        GaussianMixture(2, chunk_bytes=0).fit(M)
+
+
+_RSS_CHILD = textwrap.dedent("""
+    import sys, warnings
+    import numpy as np
+    import fastem
+    warnings.simplefilter("ignore")
+
+    def status(key):  # KiB
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith(key + ":"))
+
+    path, budget, as_array = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+    small = np.random.default_rng(0).normal(size=(2000, 4))
+    fastem.GaussianMixture(2, max_iter=2, random_state=0).fit(small)  # kernels loaded
+    X = np.load(path, mmap_mode="r")
+    if as_array:
+        X = np.asarray(X)  # an ordinary array over the same map: every page is touched
+    # The process's peak RSS from here on: its high-water mark VmHWM, reset by writing 5
+    # to clear_refs.  (ru_maxrss is that peak too, but it keeps the peak of the imports
+    # and kernel loading once a thread has exited, and cannot be reset.)
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    before = status("VmRSS")
+    fastem.GaussianMixture(2, max_iter=4, tol=0, random_state=0, chunk_bytes=budget).fit(X)
+    print((status("VmHWM") - before) * 1024)
+""")
+
+
+@needs_jit
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss in KiB: Linux")
+def test_peak_resident_memory_is_bounded_by_the_budget_not_the_file(tmp_path):
+    """A file of 10x the chunk budget: the fit's peak RSS grows by about the budget (and
+    the 100,000-row initialisation sample); the same map scanned as an array grows by
+    the whole file (so the measurement can tell the difference)."""
+    budget = 8 << 20
+    n = 10 * budget // (4 * 8)
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(n, 4))
+    X[: n // 2] += 4.0
+    path = tmp_path / "big.npy"
+    np.save(path, X)
+    size = X.nbytes
+    del X
+
+    def growth(as_array):
+        out = subprocess.run([sys.executable, "-c", _RSS_CHILD, str(path), str(budget),
+                              "1" if as_array else "0"], capture_output=True, text=True,
+                             timeout=600, env=dict(os.environ))
+        assert out.returncode == 0, out.stderr[-2000:]
+        return int(out.stdout.strip().splitlines()[-1])
+
+    chunked, scanned = growth(False), growth(True)
+    assert chunked < 0.35 * size, (chunked, size)
+    assert scanned > 0.8 * size, (scanned, size)
