@@ -1,12 +1,15 @@
-"""Data that are not in memory: a memory-mapped array read in chunks of rows.
+"""Data that are not in memory: a memory-mapped array processed in chunks of rows.
 
 A plain scan through an ``np.memmap`` maps every page of the file into the process: its
 resident memory (what a container's limit counts) grows to the file's size, although
 the pages could be dropped.  So the rows of a C-contiguous 2-D memmap (``np.memmap``,
-``np.load(..., mmap_mode="r")``) are read here with ordinary file reads into one
-reusable buffer of a bounded size: the file's pages stay in the kernel's page cache,
-shared and reclaimable, never in the process.  (``madvise(MADV_DONTNEED)`` after each
-chunk would also work, but only where the platform has it and on page-aligned ranges.)
+``np.load(..., mmap_mode="r")``) go through in chunks of a bounded size, each one's
+pages released from the process after use with ``madvise(MADV_DONTNEED)`` (they stay in
+the kernel's page cache, shared and reclaimable).  The kernels read the mapped rows
+themselves, no copy: a pass over a file in the page cache costs about what a pass over
+the array in memory does.  Where ``madvise`` is missing, or for a private (copy-on-write)
+map, whose changed pages releasing would lose, the chunks are read instead with ordinary
+file reads into one reusable buffer.
 """
 
 import mmap
@@ -36,6 +39,14 @@ class MemmapRows:
         self.shape, self.dtype = X.shape, X.dtype
         self.row_bytes = X.shape[1] * X.dtype.itemsize
         self._lock = threading.Lock()  # one file position per reader
+        # Where the platform can drop a mapping's pages (madvise), the chunks are the map's
+        # own rows, released after use: no copy.  Not for a private map (mode "c"), whose
+        # pages may hold changes that releasing would lose.
+        self._X = np.asarray(X)
+        self._mm = X._mmap
+        self._mm_start = X.offset - X.offset % mmap.ALLOCATIONGRANULARITY
+        self.zero_copy = (hasattr(mmap, "MADV_DONTNEED") and hasattr(self._mm, "madvise")
+                          and X.mode in ("r", "r+", "readonly", "readwrite"))
 
     @classmethod
     def of(cls, X):
@@ -73,6 +84,19 @@ class MemmapRows:
                 raise OSError(f"{self.path}: the file ended before row {hi}")
             got += n
         return view
+
+    def view(self, lo, hi):
+        """Rows lo..hi of the map itself (zero_copy only); :meth:`release` them after use."""
+        return self._X[lo:hi]
+
+    def release(self, lo, hi):
+        """Drop the pages of rows lo..hi from this process (they stay in the page cache)."""
+        page = mmap.PAGESIZE
+        a = self.pos + lo * self.row_bytes - self._mm_start
+        b = self.pos + hi * self.row_bytes - self._mm_start
+        a, b = a - a % page, min(len(self._mm), -(-b // page) * page)
+        if b > a:
+            self._mm.madvise(mmap.MADV_DONTNEED, a, b - a)
 
     def read(self, lo, hi, out):
         """Rows lo..hi into ``out[:hi - lo]`` (C-contiguous, X's dtype); returns that view."""

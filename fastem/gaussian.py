@@ -93,18 +93,23 @@ class _FileData:
         self._checked = set()
 
     def chunks(self):
-        if self._buffer is None:
+        reader = self.reader
+        if self._buffer is None and not reader.zero_copy:
             self._buffer = np.empty((min(self.chunk_rows, self.n_samples), self.n_features),
                                     self.dtype)
         for lo in range(0, self.n_samples, self.chunk_rows):
             hi = min(self.n_samples, lo + self.chunk_rows)
-            X = self.reader.read(lo, hi, self._buffer)
-            if lo not in self._checked:
-                _check_chunk_finite(X, lo)
-                self._checked.add(lo)
-            part = _Data(X, self.w[lo:hi] if self.w.shape[0] else self.w)
-            part.row0 = lo
-            yield part  # the buffer is read again for the next chunk
+            X = reader.view(lo, hi) if reader.zero_copy else reader.read(lo, hi, self._buffer)
+            try:
+                if lo not in self._checked:
+                    _check_chunk_finite(X, lo)
+                    self._checked.add(lo)
+                part = _Data(X, self.w[lo:hi] if self.w.shape[0] else self.w)
+                part.row0 = lo
+                yield part  # used before the next chunk is read (or released)
+            finally:
+                if reader.zero_copy:
+                    reader.release(lo, hi)
 
 
 def _check_chunk_finite(X, lo):

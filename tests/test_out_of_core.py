@@ -127,3 +127,21 @@ def test_peak_resident_memory_is_bounded_by_the_budget_not_the_file(tmp_path):
     chunked, scanned = growth(False), growth(True)
     assert chunked < 0.35 * size, (chunked, size)
     assert scanned > 0.8 * size, (scanned, size)
+
+
+def test_both_ways_of_reading_give_the_same_fit(data_file):
+    """Mapped rows released after use (mode "r"), or file reads into a buffer (mode "c": a
+    private map, whose pages must not be dropped): the same bits."""
+    X, path = data_file
+    r, c = np.load(path, mmap_mode="r"), np.load(path, mmap_mode="c")
+    assert MemmapRows.of(r).zero_copy in (True, False)  # True where madvise exists
+    assert MemmapRows.of(c).zero_copy is False
+    fits = []
+    for M in (r, c):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fits.append(GaussianMixture(2, random_state=0, tol=0, max_iter=5,
+                                        chunk_bytes=10_000).fit(M))
+    assert np.array_equal(fits[0].means_, fits[1].means_)
+    assert np.array_equal(fits[0].covariances_, fits[1].covariances_)
+    assert np.array_equal(fits[0].score_samples(r), fits[1].score_samples(c))
