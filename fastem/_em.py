@@ -153,6 +153,20 @@ class EMMixture(BaseEstimator):
         self.__dict__.pop("_online", None)  # a new fit starts any online EM afresh
         return self
 
+    def _m_step_from(self, stats, params, stats_type, mismatch):
+        """``m_step``'s shared part: ``stats`` must be a ``stats_type`` that matches the
+        model (``mismatch``: None, or why it does not) and hold some weight; then the
+        parameters are replaced and any running statistics of ``partial_fit`` dropped."""
+        if not isinstance(stats, stats_type):
+            raise TypeError(f"m_step takes a {stats_type.__name__}; got {type(stats).__name__}")
+        if mismatch is not None:
+            raise ValueError(mismatch(stats))
+        if not (stats.weight > 0 and float(np.sum(stats.nk)) > 0):
+            raise ValueError("these statistics hold no rows (zero total weight)")
+        self._apply_m_step(stats, params)
+        self.__dict__.pop("_online", None)  # running statistics no longer match
+        return self
+
     # Online (stepwise) EM, Cappe & Moulines (2009): running statistics per unit weight,
     # s <- (1 - eta_t) s + eta_t s_batch with eta_t = (t + 2) ** -decay, and the M-step on s
     # after every batch.  The first batch is fitted by ordinary EM.

@@ -501,19 +501,14 @@ class BinomialMixture(EMMixture):
         Nothing changes if this raises.  Returns ``self``.
         """
         params = self._fitted_params()
-        if not isinstance(stats, BinomialStats):
-            raise TypeError(f"m_step takes a BinomialStats; got {type(stats).__name__}")
-        if stats.sx.shape != params[1].shape:
-            raise ValueError(
-                f"these statistics are of a model with {stats.sx.shape[0]} components and "
-                f"{stats.sx.shape[1]} features; this model has {params[1].shape[0]} and "
-                f"{params[1].shape[1]}"
-            )
-        if not (stats.weight > 0 and float(np.sum(stats.nk)) > 0):
-            raise ValueError("these statistics hold no rows (zero total weight)")
-        self._apply_m_step(stats, params)
-        self.__dict__.pop("_online", None)  # running statistics no longer match
-        return self
+        shape = params[1].shape
+
+        def mismatch(stats):
+            return (f"these statistics are of a model with {stats.sx.shape[0]} components and "
+                    f"{stats.sx.shape[1]} features; this model has {shape[0]} and {shape[1]}")
+
+        ok = isinstance(stats, BinomialStats) and stats.sx.shape == shape
+        return self._m_step_from(stats, params, BinomialStats, None if ok else mismatch)
 
     def _apply_m_step(self, stats, params=None):
         params = self._fitted_params() if params is None else params

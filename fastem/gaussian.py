@@ -694,20 +694,16 @@ class GaussianMixture(EMMixture):
         raises.  Returns ``self``.
         """
         params, ct = self._fitted_params()
-        if not isinstance(stats, GaussianStats):
-            raise TypeError(f"m_step takes a GaussianStats; got {type(stats).__name__}")
-        if stats.covariance_type != ct or stats.ref.shape != params[1].shape:
-            k, d = params[1].shape
-            raise ValueError(
-                f"these statistics are of a {stats.covariance_type!r} model with "
-                f"{stats.ref.shape[0]} components and {stats.ref.shape[1]} features; this "
-                f"model is {ct!r} with {k} components and {d} features"
-            )
-        if not (stats.weight > 0 and float(np.sum(stats.nk)) > 0):
-            raise ValueError("these statistics hold no rows (zero total weight)")
-        self._apply_m_step(stats, params)
-        self.__dict__.pop("_online", None)  # running statistics no longer match
-        return self
+        k, d = params[1].shape
+
+        def mismatch(stats):
+            return (f"these statistics are of a {stats.covariance_type!r} model with "
+                    f"{stats.ref.shape[0]} components and {stats.ref.shape[1]} features; this "
+                    f"model is {ct!r} with {k} components and {d} features")
+
+        ok = (isinstance(stats, GaussianStats) and stats.covariance_type == ct
+              and stats.ref.shape == (k, d))
+        return self._m_step_from(stats, params, GaussianStats, None if ok else mismatch)
 
     def _apply_m_step(self, stats, params=None):
         params = self._fitted_params()[0] if params is None else params
