@@ -21,6 +21,40 @@ import numpy as np
 DEFAULT_CHUNK_BYTES = 64 << 20  # 64 MiB of rows per chunk
 
 
+class InMemoryData:
+    """Data held in memory, as the EM driver sees them: ``chunks()`` yields the whole data
+    (``chunk_rows`` None) or views of ``chunk_rows`` rows, made once and kept.  A model's
+    data class sets ``n_samples`` and ``chunk_rows`` and says in ``_rows(lo, hi)`` how to
+    make the data of rows lo..hi; a chunk's ``row0`` is its first row in the whole data."""
+
+    row0 = 0
+    _chunks = None
+    chunk_rows = None
+
+    def _rows(self, lo, hi):
+        raise NotImplementedError
+
+    def chunks(self):
+        n, size = self.n_samples, self.chunk_rows
+        if size is None or size >= n:
+            yield self
+            return
+        if self._chunks is None:
+            self._chunks = []
+            for lo in range(0, n, size):
+                part = self._rows(lo, min(n, lo + size))
+                part.row0 = lo
+                self._chunks.append(part)
+        yield from self._chunks
+
+    def labels_of(self, labels):
+        """This chunk's slice of the whole data's labels (hard EM), or ``labels`` as they
+        are when they are empty or this is the whole data."""
+        if labels.shape[0] and labels.shape[0] != self.n_samples:
+            return labels[self.row0:self.row0 + self.n_samples]
+        return labels
+
+
 def _file_position(X):
     """Byte offset in X's file of its first element, or None when it cannot be told."""
     mm = getattr(X, "_mmap", None)

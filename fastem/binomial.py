@@ -5,6 +5,7 @@ import numpy as np
 from ._compile import binomial_fit, ensure
 from ._compile import binomial_rows as binomial_rows_names
 from ._em import EMMixture, run_interruptibly
+from ._sources import InMemoryData
 from ._stats import BinomialStats
 from ._kernels._common import RANDOM, SOFT
 from ._passes import BINOMIAL_BLOCK as BLOCK
@@ -63,18 +64,14 @@ _COUNT_ERRORS = {
 _NEGATIVE = 2
 
 
-class _Data:
-    """Validated data ready for the kernels; ``chunk_rows`` and ``row0`` as for the
-    Gaussian model's data."""
-
-    row0 = 0
+class _Data(InMemoryData):
+    """Validated data ready for the kernels; ``chunk_rows``: see ``InMemoryData``."""
 
     def __init__(self, X, T, w, chunk_rows=None):
         self.X, self.T, self.w = X, T, w
         self.n_samples, self.n_features = X.shape
         self.total_weight = float(X.shape[0]) if w.shape[0] == 0 else float(w.sum())
         self._offset = None
-        self._chunks = None
         self.chunk_rows = chunk_rows
 
     @property
@@ -84,20 +81,9 @@ class _Data:
             self._offset = binomial_log_coef_sum(self.X, self.T, self.w, BLOCK)
         return self._offset
 
-    def chunks(self):
-        n, size = self.n_samples, self.chunk_rows
-        if size is None or size >= n:
-            yield self
-            return
-        if self._chunks is None:  # made once per fit, views only
-            self._chunks = []
-            for lo in range(0, n, size):
-                hi = min(n, lo + size)
-                T = self.T[lo:hi] if self.T.shape[0] > 1 else self.T
-                part = _Data(self.X[lo:hi], T, self.w[lo:hi] if self.w.shape[0] else self.w)
-                part.row0 = lo
-                self._chunks.append(part)
-        yield from self._chunks
+    def _rows(self, lo, hi):
+        T = self.T[lo:hi] if self.T.shape[0] > 1 else self.T
+        return _Data(self.X[lo:hi], T, self.w[lo:hi] if self.w.shape[0] else self.w)
 
 
 def _compress(data):
@@ -404,11 +390,9 @@ class BinomialMixture(EMMixture):
         weights, probs = params
         with np.errstate(divide="ignore"):
             log_weights = np.log(weights)
-        if labels.shape[0] and chunk.n_samples != labels.shape[0]:  # a chunk's labels
-            labels = labels[chunk.row0:chunk.row0 + chunk.n_samples]
         nk, sx, st, ll, changed = binomial_pass(
-            chunk.X, chunk.T, chunk.w, log_weights, probs, mode, seed, iteration, labels, BLOCK,
-            chunk.row0,
+            chunk.X, chunk.T, chunk.w, log_weights, probs, mode, seed, iteration,
+            chunk.labels_of(labels), BLOCK, chunk.row0,
         )
         return BinomialStats._trusted(nk, sx, st, ll + chunk.loglik_offset, chunk.total_weight,
                                       changed)

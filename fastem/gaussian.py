@@ -4,7 +4,7 @@ import numpy as np
 
 from ._em import EMMixture, check_interrupt, run_interruptibly
 from ._compile import ensure, gaussian_fit, gaussian_rows
-from ._sources import DEFAULT_CHUNK_BYTES, MemmapRows
+from ._sources import DEFAULT_CHUNK_BYTES, InMemoryData, MemmapRows
 from ._stats import GaussianStats
 from ._kernels._common import FIXED, RANDOM, SOFT
 from ._mstep import cholesky_precision, mstep_diag, mstep_full
@@ -44,12 +44,9 @@ _KMEANS_SEED_ROWS = 50_000  # k-means++ seeding runs on a random subset of this 
 _INTERRUPTIBLE_CELLS = 1 << 20  # predict & co. on more rows x components: Ctrl-C-safe
 
 
-class _Data:
+class _Data(InMemoryData):
     """Data held in memory; ``chunk_rows``: the E-step runs over chunks of that many rows
-    (None: one chunk, the whole array).  ``row0``: the first row's index in the whole data
-    (set on chunks)."""
-
-    row0 = 0
+    (None: one chunk, the whole array; see ``InMemoryData``)."""
 
     @property
     def dtype(self):
@@ -59,22 +56,10 @@ class _Data:
         self.X, self.w = X, w
         self.n_samples, self.n_features = X.shape
         self.total_weight = float(X.shape[0]) if w.shape[0] == 0 else float(w.sum())
-        self._chunks = None
         self.chunk_rows = chunk_rows
 
-    def chunks(self):
-        n, size = self.n_samples, self.chunk_rows
-        if size is None or size >= n:
-            yield self
-            return
-        if self._chunks is None:  # made once per fit, views only
-            self._chunks = []
-            for lo in range(0, n, size):
-                hi = min(n, lo + size)
-                part = _Data(self.X[lo:hi], self.w[lo:hi] if self.w.shape[0] else self.w)
-                part.row0 = lo
-                self._chunks.append(part)
-        yield from self._chunks
+    def _rows(self, lo, hi):
+        return _Data(self.X[lo:hi], self.w[lo:hi] if self.w.shape[0] else self.w)
 
 
 class _FileData:
@@ -398,11 +383,9 @@ class GaussianMixture(EMMixture):
         tied = ct == "tied"
         center = weights @ means
         block = block_rows(data.n_samples, k, d, (1 if tied else k) if full else 1)
-        if labels.shape[0] and data.n_samples != labels.shape[0]:  # a chunk's labels
-            labels = labels[data.row0:data.row0 + data.n_samples]
         nk, s1, s2, sq, ll, ch = gauss_pass(
             data.X, data.w, log_weights, means, self._kernel_prec(prec, ct), log_det, full,
-            mode, seed, stream, labels, block, tied, center, data.row0,
+            mode, seed, stream, data.labels_of(labels), block, tied, center, data.row0,
         )
         return GaussianStats._trusted(ct, nk, s1, s2[0] if tied else (s2 if full else sq),
                                       means, center, ll, data.total_weight, ch)
