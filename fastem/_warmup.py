@@ -56,21 +56,11 @@ def warmup(dtypes=(np.float32, np.float64), kernels=True, verbose=False, jobs=No
         jobs = 2 if (os.cpu_count() or 1) >= 2 else 1
     step("compiled kernels and pieces", ensure, list(items()), jobs if not config.DISABLE_JIT
          else 1, verbose)
-    step("binomial M-step", _binomial_fit)
-    step("M-steps and the rest of the estimators", _estimators)
+    step("the rest of the estimators", _estimators)
     if kernels:
         for dtype in dtypes:
             step(f"public kernels ({np.dtype(dtype)})", _public_kernels, np.dtype(dtype))
     return time.perf_counter() - t_start
-
-
-def _binomial_fit():
-    from .binomial import BinomialMixture
-
-    counts = np.random.default_rng(0).integers(0, 4, size=(12, 2)).astype(np.float64)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        BinomialMixture(2, trials=3, max_iter=2, random_state=0).fit(counts)
 
 
 def _estimators():
