@@ -24,10 +24,12 @@ A fit changes nothing on the estimator until it has succeeded: every attribute i
 computed first and then assigned in one go, so an exception (or Ctrl-C) during ``fit``
 leaves the estimator as it was.
 
-``data`` is the model's prepared-data object with ``n_samples``, ``total_weight``
-(sum of sample weights) and ``chunks()``, which yields the pieces the E-step runs over
-(held in memory: one chunk, the whole array).  The driver only ever sees statistics: it
-adds the chunks' statistics in order and hands the sum to the M-step.
+``data`` is the model's prepared-data object (a data source: in memory, a file read
+in chunks, dask arrays) with ``n_samples``, ``total_weight`` (sum of sample weights),
+``new_labels()`` (hard EM's per-row state) and ``reduce(fn, labels)``, which runs
+``fn(chunk, labels of the chunk)`` over its chunks, wherever they are, and adds the
+results in chunk order.  The driver only ever sees statistics: it hands each E-step's
+sum to the M-step.
 """
 
 import contextvars
@@ -96,6 +98,26 @@ def run_interruptibly(fn, *args):
     if "error" in box:
         raise box.pop("error")
     return box["result"]
+
+
+class ChunkStats:
+    """``model._chunk_stats(chunk, params, mode, seed, iteration, labels)`` as a function of
+    (chunk, labels), for a data source to run anywhere.  Pickled (to a Dask worker) with
+    a copy of the model's constructor parameters only: nothing fitted travels."""
+
+    def __init__(self, model, params, mode, seed, iteration):
+        self.model, self.args = model, (params, mode, seed, iteration)
+
+    def __call__(self, chunk, labels):
+        return self.model._chunk_stats(chunk, *self.args, labels)
+
+    def __getstate__(self):
+        model = self.model
+        return type(model), model.get_params(deep=False), self.args
+
+    def __setstate__(self, state):
+        cls, params, self.args = state
+        self.model = cls(**params)
 
 
 class EMMixture(BaseEstimator):
@@ -217,7 +239,7 @@ class EMMixture(BaseEstimator):
         for init in range(n_init):
             params = warm_params if warm else self._initialize(init_data, rng)
             seed = int(rng.integers(0, 2**63 - 1))
-            labels = np.full(data.n_samples, -1, dtype=np.int32) if code == HARD else EMPTY_I32
+            labels = data.new_labels() if code == HARD else EMPTY_I32
             history = []
             converged = False
             kept, kept_ll = params, -np.inf
@@ -234,7 +256,7 @@ class EMMixture(BaseEstimator):
             prev = self.lower_bound_ if warm else -np.inf
             for it in range(1, self.max_iter + 1):
                 check_interrupt()
-                stats = self._e_step(data, params, code, seed, it, labels)
+                stats, labels = self._e_step(data, params, code, seed, it, labels)
                 new_params = self._m_step(params, stats)
                 ll, changed = stats.loglik / total_w, stats.n_changed
                 history.append(ll)
@@ -290,13 +312,9 @@ class EMMixture(BaseEstimator):
         return attributes, warning
 
     def _e_step(self, data, params, mode, seed, iteration, labels):
-        """The statistics of one E-step over all of ``data``: its chunks' statistics,
-        added in chunk order."""
-        total = None
-        for chunk in data.chunks():
-            stats = self._chunk_stats(chunk, params, mode, seed, iteration, labels)
-            total = stats if total is None else total + stats
-        return total
+        """(the statistics of one E-step over all of ``data``: its chunks' statistics,
+        added in chunk order; the labels after it)."""
+        return data.reduce(ChunkStats(self, params, mode, seed, iteration), labels)
 
     # Scoring shared by every model: each takes the model's own extra arguments.
     def score(self, X, y=None, **kwargs):

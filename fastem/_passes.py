@@ -75,10 +75,31 @@ def numba_threads():
     return None
 
 
+_thread_cap = threading.local()
+
+
+class threads_per_pass:
+    """``with threads_per_pass(n):`` passes started by this thread use at most ``n`` threads
+    (a Dask block task: Dask already runs one task per worker thread)."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __enter__(self):
+        self.before = getattr(_thread_cap, "n", None)
+        _thread_cap.n = self.n
+
+    def __exit__(self, *exc):
+        _thread_cap.n = self.before
+
+
 def n_threads():
     """Threads a pass may use (see the module docstring)."""
     if os.environ.get("FASTEM_SERIAL", "0") not in ("", "0"):
         return 1
+    cap = getattr(_thread_cap, "n", None)
+    if cap is not None:
+        return cap
     t = numba_threads()
     return max(1, int(config.NUMBA_NUM_THREADS if t is None else t))
 

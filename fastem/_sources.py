@@ -21,6 +21,21 @@ import numpy as np
 DEFAULT_CHUNK_BYTES = 64 << 20  # 64 MiB of rows per chunk
 
 
+_NO_LABELS = np.empty(0, dtype=np.int32)
+
+
+def reduce_chunks(chunks, fn, labels=_NO_LABELS):
+    """``InMemoryData.reduce`` over the chunks ``chunks`` (each with ``row0``)."""
+    total = None
+    for chunk in chunks:
+        lab = labels
+        if labels.shape[0] and labels.shape[0] != chunk.n_samples:
+            lab = labels[chunk.row0:chunk.row0 + chunk.n_samples]
+        part = fn(chunk, lab)
+        total = part if total is None else total + part
+    return total, labels
+
+
 class InMemoryData:
     """Data held in memory, as the EM driver sees them: ``chunks()`` yields the whole data
     (``chunk_rows`` None) or views of ``chunk_rows`` rows, made once and kept.  A model's
@@ -46,6 +61,15 @@ class InMemoryData:
                 part.row0 = lo
                 self._chunks.append(part)
         yield from self._chunks
+
+    def new_labels(self):
+        """Hard EM's labels of every row: -1, none yet."""
+        return np.full(self.n_samples, -1, dtype=np.int32)
+
+    def reduce(self, fn, labels=_NO_LABELS):
+        """(the sum over chunks, in chunk order, of ``fn(chunk, labels of the chunk)``, the
+        labels): every data source has this, the driver's one way to the data."""
+        return reduce_chunks(self.chunks(), fn, labels)
 
     def labels_of(self, labels):
         """This chunk's slice of the whole data's labels (hard EM), or ``labels`` as they

@@ -4,7 +4,7 @@ import numpy as np
 
 from ._em import EMMixture, check_interrupt, run_interruptibly
 from ._compile import ensure, gaussian_fit, gaussian_rows
-from ._sources import DEFAULT_CHUNK_BYTES, InMemoryData, MemmapRows
+from ._sources import DEFAULT_CHUNK_BYTES, InMemoryData, MemmapRows, reduce_chunks
 from ._stats import GaussianStats
 from ._kernels._common import FIXED, RANDOM, SOFT
 from ._mstep import cholesky_precision, mstep_diag, mstep_full
@@ -67,6 +67,10 @@ class _FileData:
     each chunk is checked for NaN and infinity the first time it is read."""
 
     row0 = 0
+    new_labels = InMemoryData.new_labels
+
+    def reduce(self, fn, labels=EMPTY_I32):
+        return reduce_chunks(self.chunks(), fn, labels)
 
     def __init__(self, reader, w, chunk_rows):
         self.reader, self.w = reader, w

@@ -348,13 +348,13 @@ def test_the_e_step_over_chunks_is_the_e_step_over_the_whole(ct, mode):
     n = X64.shape[0]
     labels = [np.full(n, -1, np.int32) if mode == "hard" else np.empty(0, np.int32)
               for _ in range(2)]
-    whole = model._e_step(_Data(X64, W), params, code, 99, 3, labels[0])
-    parts = model._e_step(_Data(X64, W, chunk_rows=77), params, code, 99, 3, labels[1])
+    whole = model._e_step(_Data(X64, W), params, code, 99, 3, labels[0])[0]
+    parts = model._e_step(_Data(X64, W, chunk_rows=77), params, code, 99, 3, labels[1])[0]
     for name, value in _fields(parts).items():
         assert _rel(value, _fields(whole)[name]) <= 1e-12, name
     assert parts.n_changed == whole.n_changed
     assert np.array_equal(labels[0], labels[1])
-    again = model._e_step(_Data(X64, W, chunk_rows=77), params, code, 99, 3, labels[1].copy())
+    again = model._e_step(_Data(X64, W, chunk_rows=77), params, code, 99, 3, labels[1].copy())[0]
     for name, value in _fields(parts).items():  # a fixed chunking: the same bits
         assert np.array_equal(value, _fields(again)[name]), name
 
@@ -372,8 +372,8 @@ def test_binomial_e_step_over_chunks(mode, per_row_trials):
     code = _code(mode)
     labels = [np.full(C.shape[0], -1, np.int32) if mode == "hard" else np.empty(0, np.int32)
               for _ in range(2)]
-    whole = model._e_step(_Data(C, T, W), params, code, 5, 2, labels[0])
-    parts = model._e_step(_Data(C, T, W, chunk_rows=64), params, code, 5, 2, labels[1])
+    whole = model._e_step(_Data(C, T, W), params, code, 5, 2, labels[0])[0]
+    parts = model._e_step(_Data(C, T, W, chunk_rows=64), params, code, 5, 2, labels[1])[0]
     for name, value in _fields(parts).items():
         assert _rel(value, _fields(whole)[name]) <= 1e-12, name
     assert np.array_equal(labels[0], labels[1]) and parts.n_changed == whole.n_changed
