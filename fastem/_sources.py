@@ -14,6 +14,7 @@ file reads into one reusable buffer.
 
 import mmap
 import os
+import tempfile
 import threading
 
 import numpy as np
@@ -34,6 +35,13 @@ def reduce_chunks(chunks, fn, labels=_NO_LABELS):
         part = fn(chunk, lab)
         total = part if total is None else total + part
     return total, labels
+
+
+class Sums(tuple):
+    """A tuple that adds elementwise: the per-chunk results of a pass that add up."""
+
+    def __add__(self, other):
+        return Sums(a + b for a, b in zip(self, other))
 
 
 class InMemoryData:
@@ -174,3 +182,35 @@ class MemmapRows:
                 lo = int(index[a])
                 self._read(f, lo, lo + int(b - a), out[a:b])
         return out
+
+
+class FileLabels:
+    """Per-row int32 labels (hard EM, Lloyd passes) for data read in chunks from a file:
+    kept in an unnamed temporary file mapped into the process, each chunk's pages
+    released after use, so that they do not grow the process's resident memory with n.
+    ``view(lo, hi)`` gives rows lo..hi as an array; ``release(lo, hi)`` drops them."""
+
+    def __init__(self, n):
+        self.shape = (n,)
+        self._file = tempfile.TemporaryFile()
+        self._file.truncate(max(4 * n, 1))
+        self._mm = mmap.mmap(self._file.fileno(), max(4 * n, 1))
+        self._all = np.frombuffer(self._mm, dtype=np.int32, count=n)
+        step = 1 << 20
+        for lo in range(0, n, step):  # -1: none yet, written a bounded piece at a time
+            hi = min(n, lo + step)
+            self._all[lo:hi] = -1
+            self.release(lo, hi)
+
+    @classmethod
+    def available(cls):
+        return hasattr(mmap, "MADV_DONTNEED") and hasattr(mmap.mmap, "madvise")
+
+    def view(self, lo, hi):
+        return self._all[lo:hi]
+
+    def release(self, lo, hi):
+        page = mmap.PAGESIZE
+        a, b = 4 * lo - (4 * lo) % page, min(len(self._mm), -(-(4 * hi) // page) * page)
+        if b > a:
+            self._mm.madvise(mmap.MADV_DONTNEED, a, b - a)

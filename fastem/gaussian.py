@@ -2,9 +2,16 @@
 
 import numpy as np
 
-from ._em import EMMixture, check_interrupt, run_interruptibly
+from ._em import ChunkStats, EMMixture, check_interrupt, run_interruptibly
 from ._compile import ensure, gaussian_fit, gaussian_rows
-from ._sources import DEFAULT_CHUNK_BYTES, InMemoryData, MemmapRows, reduce_chunks
+from ._sources import (
+    DEFAULT_CHUNK_BYTES,
+    FileLabels,
+    InMemoryData,
+    MemmapRows,
+    Sums,
+    reduce_chunks,
+)
 from ._stats import GaussianStats
 from ._kernels._common import FIXED, RANDOM, SOFT
 from ._mstep import cholesky_precision, mstep_diag, mstep_full
@@ -67,10 +74,24 @@ class _FileData:
     each chunk is checked for NaN and infinity the first time it is read."""
 
     row0 = 0
-    new_labels = InMemoryData.new_labels
+
+    def new_labels(self):
+        if FileLabels.available():
+            return FileLabels(self.n_samples)
+        return np.full(self.n_samples, -1, dtype=np.int32)
 
     def reduce(self, fn, labels=EMPTY_I32):
-        return reduce_chunks(self.chunks(), fn, labels)
+        if not isinstance(labels, FileLabels):
+            return reduce_chunks(self.chunks(), fn, labels)
+        total = None
+        for chunk in self.chunks():
+            lo, hi = chunk.row0, chunk.row0 + chunk.n_samples
+            try:
+                part = fn(chunk, labels.view(lo, hi))
+            finally:
+                labels.release(lo, hi)
+            total = part if total is None else total + part
+        return total, labels
 
     def __init__(self, reader, w, chunk_rows):
         self.reader, self.w = reader, w
@@ -108,6 +129,25 @@ def _check_chunk_finite(X, lo):
 
 
 _INIT_SAMPLE_ROWS = 100_000  # initialisation on data read in chunks: a sample of this many
+
+
+def _source(data):
+    """All the data of which ``data`` may be a sample (``data.source``), else ``data``."""
+    return getattr(data, "source", None) or data
+
+
+class _Lloyd:
+    """One Lloyd pass over a chunk at ``centers``: (counts, sums, label changes), which
+    add up over chunks; the chunk's ``labels`` are updated."""
+
+    def __init__(self, centers):
+        self.centers = centers
+
+    def __call__(self, chunk, labels):
+        k, d = self.centers.shape
+        cnt, sums, _, changed = lloyd_pass(chunk.X, chunk.w, self.centers, labels,
+                                           block_rows(chunk.n_samples, k, d, 0))
+        return Sums((cnt, sums, changed))
 
 
 def _sample_rows(n, w, size, rng):
@@ -436,7 +476,8 @@ class GaussianMixture(EMMixture):
                 labels = EMPTY_I32
                 base = self._identity_params(np.repeat(X[:1].astype(np.float64), k, axis=0))
                 mode, seed = RANDOM, int(rng.integers(0, 2**63 - 1))
-            stats = self._pass(data, base, mode, seed, 0, labels)
+            # over all the data even when ``data`` is a sample of it (``source``)
+            stats, _ = _source(data).reduce(ChunkStats(self, base, mode, seed, 0), labels)
             params = self._m_step(base, stats)
         else:
             rows = np.arange(data.n_samples) if data.w.shape[0] == 0 else np.flatnonzero(data.w)
@@ -468,17 +509,22 @@ class GaussianMixture(EMMixture):
         return kmeanspp(data.X, rows.astype(np.int64), data.w, k, n_trials, uniforms)
 
     def _kmeans(self, data, rng):
-        """Compiled k-means: k-means++ seeds, then Lloyd passes until labels are stable."""
+        """Compiled k-means: k-means++ seeds, then Lloyd passes until labels are stable.
+
+        ``data`` may be a bounded sample of the data (``data.source``: the data read in
+        chunks or on Dask): the seeds and the tolerance come from the sample, the Lloyd
+        passes run over all of it, a chunk at a time; the labels it returns are then the
+        source's (``source.new_labels()``)."""
         rows = np.arange(data.n_samples) if data.w.shape[0] == 0 else np.flatnonzero(data.w)
         centers = data.X[self._kmeanspp(data, rows, rng)].astype(np.float64)
         k, d = centers.shape
-        block = block_rows(data.n_samples, k, d, 0)
-        _, var = column_moments(data.X, data.w, block)
+        _, var = column_moments(data.X, data.w, block_rows(data.n_samples, k, d, 0))
         tol = 1e-4 * float(var.mean())  # scikit-learn's KMeans tolerance
-        labels = np.full(data.n_samples, -1, dtype=np.int32)
+        source = _source(data)
+        labels = source.new_labels()
         for _ in range(_KMEANS_MAX_ITER):
             check_interrupt()
-            cnt, sums, _, changed = lloyd_pass(data.X, data.w, centers, labels, block)
+            (cnt, sums, changed), labels = source.reduce(_Lloyd(centers), labels)
             if changed == 0:
                 break
             new = centers.copy()
@@ -488,7 +534,7 @@ class GaussianMixture(EMMixture):
                 shift = float(((new - centers) ** 2).sum())
             centers = new
             if shift <= tol:
-                lloyd_pass(data.X, data.w, centers, labels, block)  # labels of the final centres
+                _, labels = source.reduce(_Lloyd(centers), labels)  # the final centres' labels
                 break
         return centers, labels
 
@@ -769,7 +815,10 @@ class GaussianMixture(EMMixture):
         sample = reader.rows(rows)
         _check_chunk_finite(sample, 0)
         init = _Data(sample, w[rows] if w.shape[0] else w)
-        return self._fit_em(_FileData(reader, w, self._chunk_rows_for(reader)), init)
+        data = _FileData(reader, w, self._chunk_rows_for(reader))
+        if rows.shape[0] < n:
+            init.source = data  # the sample seeds; the passes of the init run over the file
+        return self._fit_em(data, init)
 
     def fit_predict(self, X, y=None, *, sample_weight=None):
         """Fit, then label ``X`` with a final E-step: equals ``fit(X).predict(X)``.

@@ -145,3 +145,40 @@ def test_both_ways_of_reading_give_the_same_fit(data_file):
     assert np.array_equal(fits[0].means_, fits[1].means_)
     assert np.array_equal(fits[0].covariances_, fits[1].covariances_)
     assert np.array_equal(fits[0].score_samples(r), fits[1].score_samples(c))
+
+
+def test_kmeans_init_on_a_file_runs_lloyd_over_every_chunk(data_file, monkeypatch):
+    """A file larger than the initialisation sample: k-means++ seeds on the sample, the
+    Lloyd passes and the first M-step over all of the file's rows, a chunk at a time,
+    with the labels kept out of memory (``FileLabels``)."""
+    from fastem import gaussian
+    from fastem._sources import FileLabels
+
+    X, path = data_file
+    M = np.load(path, mmap_mode="r")
+    monkeypatch.setattr(gaussian, "_INIT_SAMPLE_ROWS", 300)
+    seen = []
+    call = gaussian._Lloyd.__call__
+
+    def spy(self, chunk, labels):
+        root = labels
+        while getattr(root, "base", None) is not None:
+            root = root.base
+        seen.append((chunk.row0, chunk.n_samples, type(root), labels.shape[0]))
+        return call(self, chunk, labels)
+
+    monkeypatch.setattr(gaussian._Lloyd, "__call__", spy)
+    g = GaussianMixture(2, max_iter=0, random_state=0, chunk_bytes=10_000).fit(M)
+    chunk = 10_000 // 24
+    passes = len(seen) // -(-X.shape[0] // chunk)
+    assert passes >= 2 and len(seen) == passes * -(-X.shape[0] // chunk)
+    first = seen[: len(seen) // passes]
+    assert [r for r, *_ in first] == list(range(0, X.shape[0], chunk))
+    assert sum(m for _, m, *_ in first) == X.shape[0]
+    assert all(m == n for _, m, _, n in seen)
+    if FileLabels.available():
+        import mmap
+
+        assert all(t is mmap.mmap for _, _, t, _ in seen)  # views of the mapped labels
+    # the two clusters at -3 and +3 are found from a 300-row sample's seeds
+    assert np.allclose(np.sort(g.means_[:, 0]), [-3, 3], atol=0.3)
