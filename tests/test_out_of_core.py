@@ -164,6 +164,7 @@ def test_kmeans_init_on_a_file_runs_lloyd_over_every_chunk(data_file, monkeypatc
         root = labels
         while getattr(root, "base", None) is not None:
             root = root.base
+        root = getattr(root, "obj", root)  # a memoryview: what it views
         seen.append((chunk.row0, chunk.n_samples, type(root), labels.shape[0]))
         return call(self, chunk, labels)
 
