@@ -167,3 +167,40 @@ class DaskData:
         for r in results:
             total = r if total is None else total + r
         return total, labels
+
+
+def _rows_block(*args):
+    *blocks, model, index, kwargs = args
+    with threads_per_pass(1):
+        return model._rows(*blocks, **kwargs)[index]
+
+
+def lazy_rows(model, arrays, index, kwargs, n_components, dtype):
+    """A per-row output of ``model._rows`` over dask arrays (X first, then the per-row
+    arrays ``_rows`` takes positionally after it), as a lazy dask array with X's row
+    chunks: ``index`` 0 (log-likelihoods), 1 (posteriors, (n, k)) or 2 (labels).  The
+    blocks see a copy of the model as it is now: a later fit does not change them."""
+    import copy
+
+    import dask.array as da
+
+    X = arrays[0]
+    snapshot = copy.deepcopy(model)
+    ndim = len(X.chunks)
+    if index == 1:
+        extra = {"chunks": (X.chunks[0], (n_components,))}
+        if ndim == 1:
+            extra["new_axis"] = 1
+    else:
+        extra = {"chunks": (X.chunks[0],)}
+        if ndim == 2:
+            extra["drop_axis"] = 1
+    return da.map_blocks(_rows_block, *arrays, snapshot, index, kwargs, dtype=dtype,
+                         meta=np.empty((0,) * (2 if index == 1 else 1), dtype), **extra)
+
+
+def positive_rows(w):
+    """Indices of the rows of positive weight of a dask weight vector (computed)."""
+    import dask.array as da
+
+    return np.asarray(da.flatnonzero(w > 0).compute(), dtype=np.int64)

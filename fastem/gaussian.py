@@ -4,6 +4,7 @@ import numpy as np
 
 from ._em import ChunkStats, EMMixture, check_interrupt, run_interruptibly
 from ._compile import ensure, gaussian_fit, gaussian_rows
+from ._dask import is_dask_array
 from ._sources import (
     DEFAULT_CHUNK_BYTES,
     FileLabels,
@@ -167,6 +168,63 @@ def _sample_rows(n, w, size, rng):
         _, first = np.unique(np.concatenate([got, more]), return_index=True)
         got = np.concatenate([got, more])[np.sort(first)]
     return np.sort(got[:size])
+
+def _dask_chunk(row0, top, X, w):
+    """A Dask block (on its worker) as a chunk; ``top``: the weights' scale (None: as given)."""
+    X = np.asarray(X)
+    X = np.ascontiguousarray(X, dtype=np.float32 if X.dtype == np.float32 else np.float64)
+    if w is None:
+        w = EMPTY_F64
+    else:
+        w = np.ascontiguousarray(w, dtype=np.float64)
+        w = w if top is None else w / top
+    part = _Data(X, w)
+    part.row0 = row0
+    return part
+
+
+def check_block(chunk, labels):
+    """What a fit must know of a block before EM (one pass over the blocks): its first
+    row with NaN or infinity (global row, column) or None; its first weight that is not
+    finite or negative (global row, which) or None; the sum and maximum of its weights
+    and its rows of positive weight (None without weights)."""
+    i, j = check_finite(chunk.X)
+    bad_x = (chunk.row0 + i, j) if i >= 0 else None
+    w = chunk.w
+    if not w.shape[0]:
+        return bad_x, None, None
+    finite = np.isfinite(w)
+    bad_w = None
+    if not finite.all():
+        bad_w = (chunk.row0 + int(np.argmin(finite)), "nan")
+    elif np.any(w < 0):
+        bad_w = (chunk.row0 + int(np.argmax(w < 0)), "negative")
+    sums = (float(w.sum()), float(w.max()), int(np.count_nonzero(w > 0))) if bad_w is None else None
+    return bad_x, bad_w, sums
+
+
+def weights_from_checks(checks, n):
+    """(scale ``top`` of the weights or None, sum of the scaled weights, rows of positive
+    weight) from the blocks' ``check_block`` results, or the first problem as the
+    ValueError that an in-memory fit raises."""
+    for bad_x, bad_w, _ in checks:
+        if bad_x is not None:
+            raise ValueError(
+                f"X contains NaN or infinity (first at row {bad_x[0]}, column {bad_x[1]})")
+        if bad_w is not None:
+            if bad_w[1] == "nan":
+                raise ValueError("sample_weight contains NaN or infinity")
+            raise ValueError(f"sample_weight must be >= 0; row {bad_w[0]} is negative")
+    if checks[0][2] is None:
+        return None, float(n), n
+    top = max(c[2][1] for c in checks)
+    if not top > 0:
+        raise ValueError("sample_weight is zero for every row; it must have a positive sum")
+    total = 0.0
+    for c in checks:
+        total += c[2][0]
+    return top, total / top, sum(c[2][2] for c in checks)
+
 
 _OVERFLOW_MESSAGE = (
     "The spread of X is too large for float64: its squared deviations overflow (values "
@@ -668,6 +726,8 @@ class GaussianMixture(EMMixture):
         self : GaussianMixture
         """
         ensure(gaussian_fit(self.covariance_type, self.mode, self.init_params))
+        if is_dask_array(X):
+            return self._fit_dask(X, sample_weight)
         reader = self._file_reader(X)
         if reader is not None:
             return self._fit_file(reader, sample_weight)
@@ -820,6 +880,52 @@ class GaussianMixture(EMMixture):
             init.source = data  # the sample seeds; the passes of the init run over the file
         return self._fit_em(data, init)
 
+    def _fit_dask(self, X, sample_weight):
+        """``fit`` on a dask array: every pass runs on its blocks (``fastem._dask``); the
+        initialisation sees a bounded sample of rows (as for files)."""
+        from . import _dask
+
+        self._check_model_params()
+        _dask.check_dask_X(X)
+        n, d = X.shape
+        dt = np.float32 if X.dtype == np.float32 else np.float64
+        wd = None
+        if sample_weight is not None:
+            wd = _dask.like_rows(sample_weight, X, "sample_weight")
+            if wd.ndim != 1:
+                raise ValueError(f"sample_weight must have shape ({n},), one weight per row "
+                                 f"of X; got {wd.shape}")
+        data = _dask.DaskData([X, wd], _dask_chunk, d, dt)
+        top, total, n_rows = weights_from_checks(data.map(check_block), n)
+        if n_rows < max(2, self.n_components):
+            raise ValueError(
+                f"Expected n_samples >= max(2, n_components) rows with positive weight, got "
+                f"n_samples = {n_rows}, n_components = {self.n_components}"
+            )
+        self._check_inits(d)
+        data.consts = [top] * data.n_blocks
+        data.total_weight = total
+        init = self._dask_sample(data, X, wd, top, n_rows)
+        return self._fit_em(data, init)
+
+    def _dask_sample(self, data, X, wd, top, n_rows):
+        """The initialisation's bounded sample of rows of positive weight, fetched."""
+        from . import _dask
+
+        n = X.shape[0]
+        # its own generator: the restarts' draws stay those of random_state
+        seed = self.random_state if isinstance(self.random_state, (int, np.integer)) else None
+        rng = np.random.default_rng(seed)
+        positive = None if n_rows == n else _dask.positive_rows(wd)
+        rows = _sample_rows(n_rows, EMPTY_F64, _INIT_SAMPLE_ROWS, rng)
+        if positive is not None:
+            rows = positive[rows]
+        sample = _dask_chunk(0, top, X[rows].compute(),
+                             None if wd is None else wd[rows].compute())
+        if rows.shape[0] < n:
+            sample.source = data  # the sample seeds; the init's passes run over all rows
+        return sample
+
     def fit_predict(self, X, y=None, *, sample_weight=None):
         """Fit, then label ``X`` with a final E-step: equals ``fit(X).predict(X)``.
 
@@ -832,6 +938,8 @@ class GaussianMixture(EMMixture):
     def _rows(self, X, ll=False, resp=False, labels=False):
         (weights, means, _, prec, log_det), ct = self._fitted_params()
         ensure(gaussian_rows(ct))
+        if is_dask_array(X):
+            return self._rows_dask(X, means.shape, ll, resp, labels)
         reader = self._file_reader(X)
         if reader is not None:
             return self._rows_file(reader, ll, resp, labels)
@@ -851,6 +959,20 @@ class GaussianMixture(EMMixture):
         # As scikit-learn: log-likelihoods and posteriors in the data's dtype.
         with np.errstate(over="ignore"):
             return out_ll.astype(X.dtype, copy=False), out_resp.astype(X.dtype, copy=False), out_lab
+
+    def _rows_dask(self, X, shape, ll, resp, labels):
+        """``_rows`` of a dask array: the asked-for output as a lazy dask array."""
+        from . import _dask
+
+        _dask.check_dask_X(X)
+        if X.shape[1] != shape[1]:
+            raise wrong_features(np.empty((0, X.shape[1])), shape[1], self)
+        index = 0 if ll else (1 if resp else 2)
+        flag = ("ll", "resp", "labels")[index]
+        dt = np.dtype(np.int64) if labels else np.dtype(
+            np.float32 if X.dtype == np.float32 else np.float64)
+        out = _dask.lazy_rows(self, [X], index, {flag: True}, shape[0], dt)
+        return tuple(out if i == index else None for i in range(3))
 
     def _rows_file(self, reader, ll, resp, labels):
         """``_rows`` over a file read in chunks: the outputs are the only n-sized arrays."""
