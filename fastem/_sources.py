@@ -37,6 +37,12 @@ def reduce_chunks(chunks, fn, labels=_NO_LABELS):
     return total, labels
 
 
+def source_of(data):
+    """All the data of which ``data`` may be a bounded sample (``data.source``: a file
+    read in chunks, dask arrays), else ``data`` itself."""
+    return getattr(data, "source", None) or data
+
+
 class Sums(tuple):
     """A tuple that adds elementwise: the per-chunk results of a pass that add up."""
 
@@ -214,3 +220,56 @@ class FileLabels:
         a, b = 4 * lo - (4 * lo) % page, min(len(self._mm), -(-(4 * hi) // page) * page)
         if b > a:
             self._mm.madvise(mmap.MADV_DONTNEED, a, b - a)
+
+
+class FileData:
+    """Rows of a memory-mapped file as the driver's chunks: read chunk by chunk (mapped
+    rows released after use, or file reads into one buffer: ``MemmapRows``), each made
+    into a model's chunk by ``make(X, lo, hi, first)`` (``first``: the first time these
+    rows are read, for the model's checks).  A chunk is used before the next is read.
+    The model sets ``total_weight``."""
+
+    row0 = 0
+
+    def __init__(self, reader, chunk_rows, make):
+        self.reader, self.make = reader, make
+        self.n_samples, self.n_features = reader.shape
+        self.dtype = reader.dtype
+        self.chunk_rows = chunk_rows
+        self._buffer = None
+        self._checked = set()
+
+    def chunks(self):
+        reader = self.reader
+        if self._buffer is None and not reader.zero_copy:
+            self._buffer = np.empty((min(self.chunk_rows, self.n_samples), self.n_features),
+                                    self.dtype)
+        for lo in range(0, self.n_samples, self.chunk_rows):
+            hi = min(self.n_samples, lo + self.chunk_rows)
+            X = reader.view(lo, hi) if reader.zero_copy else reader.read(lo, hi, self._buffer)
+            try:
+                part = self.make(X, lo, hi, lo not in self._checked)
+                self._checked.add(lo)
+                part.row0 = lo
+                yield part
+            finally:
+                if reader.zero_copy:
+                    reader.release(lo, hi)
+
+    def new_labels(self):
+        if FileLabels.available():
+            return FileLabels(self.n_samples)
+        return np.full(self.n_samples, -1, dtype=np.int32)
+
+    def reduce(self, fn, labels=_NO_LABELS):
+        if not isinstance(labels, FileLabels):
+            return reduce_chunks(self.chunks(), fn, labels)
+        total = None
+        for chunk in self.chunks():
+            lo, hi = chunk.row0, chunk.row0 + chunk.n_samples
+            try:
+                part = fn(chunk, labels.view(lo, hi))
+            finally:
+                labels.release(lo, hi)
+            total = part if total is None else total + part
+        return total, labels

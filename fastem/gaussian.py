@@ -7,11 +7,12 @@ from ._compile import ensure, gaussian_fit, gaussian_rows
 from ._dask import is_dask_array
 from ._sources import (
     DEFAULT_CHUNK_BYTES,
-    FileLabels,
+    FileData,
     InMemoryData,
     MemmapRows,
     Sums,
     reduce_chunks,
+    source_of,
 )
 from ._stats import GaussianStats
 from ._kernels._common import FIXED, RANDOM, SOFT
@@ -70,57 +71,19 @@ class _Data(InMemoryData):
         return _Data(self.X[lo:hi], self.w[lo:hi] if self.w.shape[0] else self.w)
 
 
-class _FileData:
-    """Rows of a memory-mapped file, read chunk by chunk into one buffer (``_sources``);
-    each chunk is checked for NaN and infinity the first time it is read."""
+def _file_data(reader, w, chunk_rows):
+    """The rows of a memory-mapped file as chunks (``_sources.FileData``), each checked
+    for NaN and infinity the first time it is read."""
 
-    row0 = 0
+    def make(X, lo, hi, first):
+        if first:
+            _check_chunk_finite(X, lo)
+        return _Data(X, w[lo:hi] if w.shape[0] else w)
 
-    def new_labels(self):
-        if FileLabels.available():
-            return FileLabels(self.n_samples)
-        return np.full(self.n_samples, -1, dtype=np.int32)
-
-    def reduce(self, fn, labels=EMPTY_I32):
-        if not isinstance(labels, FileLabels):
-            return reduce_chunks(self.chunks(), fn, labels)
-        total = None
-        for chunk in self.chunks():
-            lo, hi = chunk.row0, chunk.row0 + chunk.n_samples
-            try:
-                part = fn(chunk, labels.view(lo, hi))
-            finally:
-                labels.release(lo, hi)
-            total = part if total is None else total + part
-        return total, labels
-
-    def __init__(self, reader, w, chunk_rows):
-        self.reader, self.w = reader, w
-        self.n_samples, self.n_features = reader.shape
-        self.dtype = reader.dtype
-        self.total_weight = float(self.n_samples) if w.shape[0] == 0 else float(w.sum())
-        self.chunk_rows = chunk_rows
-        self._buffer = None
-        self._checked = set()
-
-    def chunks(self):
-        reader = self.reader
-        if self._buffer is None and not reader.zero_copy:
-            self._buffer = np.empty((min(self.chunk_rows, self.n_samples), self.n_features),
-                                    self.dtype)
-        for lo in range(0, self.n_samples, self.chunk_rows):
-            hi = min(self.n_samples, lo + self.chunk_rows)
-            X = reader.view(lo, hi) if reader.zero_copy else reader.read(lo, hi, self._buffer)
-            try:
-                if lo not in self._checked:
-                    _check_chunk_finite(X, lo)
-                    self._checked.add(lo)
-                part = _Data(X, self.w[lo:hi] if self.w.shape[0] else self.w)
-                part.row0 = lo
-                yield part  # used before the next chunk is read (or released)
-            finally:
-                if reader.zero_copy:
-                    reader.release(lo, hi)
+    data = FileData(reader, chunk_rows, make)
+    data.w = w
+    data.total_weight = float(data.n_samples) if w.shape[0] == 0 else float(w.sum())
+    return data
 
 
 def _check_chunk_finite(X, lo):
@@ -130,11 +93,6 @@ def _check_chunk_finite(X, lo):
 
 
 _INIT_SAMPLE_ROWS = 100_000  # initialisation on data read in chunks: a sample of this many
-
-
-def _source(data):
-    """All the data of which ``data`` may be a sample (``data.source``), else ``data``."""
-    return getattr(data, "source", None) or data
 
 
 class _Lloyd:
@@ -535,7 +493,7 @@ class GaussianMixture(EMMixture):
                 base = self._identity_params(np.repeat(X[:1].astype(np.float64), k, axis=0))
                 mode, seed = RANDOM, int(rng.integers(0, 2**63 - 1))
             # over all the data even when ``data`` is a sample of it (``source``)
-            stats, _ = _source(data).reduce(ChunkStats(self, base, mode, seed, 0), labels)
+            stats, _ = source_of(data).reduce(ChunkStats(self, base, mode, seed, 0), labels)
             params = self._m_step(base, stats)
         else:
             rows = np.arange(data.n_samples) if data.w.shape[0] == 0 else np.flatnonzero(data.w)
@@ -578,7 +536,7 @@ class GaussianMixture(EMMixture):
         k, d = centers.shape
         _, var = column_moments(data.X, data.w, block_rows(data.n_samples, k, d, 0))
         tol = 1e-4 * float(var.mean())  # scikit-learn's KMeans tolerance
-        source = _source(data)
+        source = source_of(data)
         labels = source.new_labels()
         for _ in range(_KMEANS_MAX_ITER):
             check_interrupt()
@@ -875,7 +833,7 @@ class GaussianMixture(EMMixture):
         sample = reader.rows(rows)
         _check_chunk_finite(sample, 0)
         init = _Data(sample, w[rows] if w.shape[0] else w)
-        data = _FileData(reader, w, self._chunk_rows_for(reader))
+        data = _file_data(reader, w, self._chunk_rows_for(reader))
         if rows.shape[0] < n:
             init.source = data  # the sample seeds; the passes of the init run over the file
         return self._fit_em(data, init)
@@ -986,7 +944,7 @@ class GaussianMixture(EMMixture):
         out_ll = np.empty(n) if ll else EMPTY_F64
         out_resp = np.empty((n, k)) if resp else _EMPTY_2D
         out_lab = np.empty(n, dtype=np.int64) if labels else _EMPTY_I64
-        data = _FileData(reader, EMPTY_F64, self._chunk_rows_for(reader))
+        data = _file_data(reader, EMPTY_F64, self._chunk_rows_for(reader))
         kprec = self._kernel_prec(prec, ct)
         for part in data.chunks():
             lo, hi = part.row0, part.row0 + part.n_samples
