@@ -4,10 +4,12 @@ import numpy as np
 
 from ._compile import binomial_fit, ensure
 from ._compile import binomial_rows as binomial_rows_names
-from ._em import EMMixture, run_interruptibly
-from ._sources import InMemoryData
+from ._dask import is_dask_array
+from ._em import ChunkStats, EMMixture, run_interruptibly
+from ._sources import DEFAULT_CHUNK_BYTES, FileData, InMemoryData, MemmapRows, source_of
 from ._stats import BinomialStats
 from ._kernels._common import RANDOM, SOFT
+from .gaussian import _INIT_SAMPLE_ROWS, _sample_rows, check_block_weights, weights_from_checks
 from ._passes import BINOMIAL_BLOCK as BLOCK
 from ._passes import (
     binomial_log_coef_sum,
@@ -84,6 +86,57 @@ class _Data(InMemoryData):
     def _rows(self, lo, hi):
         T = self.T[lo:hi] if self.T.shape[0] > 1 else self.T
         return _Data(self.X[lo:hi], T, self.w[lo:hi] if self.w.shape[0] else self.w)
+
+
+def _count_error(X, T, row0=0, rows=None):
+    """The message for the first bad count of X (2-D) with trials T, or None.  X's rows
+    are rows ``row0``... of the whole data, or the rows ``rows`` of it."""
+    code, i, j = check_counts(X, T)
+    if code in (3, 7):
+        # A negative value anywhere is the plainer error (and the one scikit-learn's
+        # checks for positive-only estimators look for); found on the error path only.
+        negative = np.argwhere(X < 0)
+        if negative.shape[0]:
+            code, (i, j) = _NEGATIVE, negative[0]
+    if not code:
+        return None
+    t = T[i if T.shape[0] > 1 else 0, j if T.shape[1] > 1 else 0]
+    row = row0 + i if rows is None else int(rows[i])
+    return _COUNT_ERRORS[code].format(i=row, j=j, x=X[i, j], t=t)
+
+
+def _block_data(X, trials, T, w):
+    """Counts X (1-D or 2-D) and trials (``T``, per row or cell, else ``trials``) of one
+    block as a 2-D X and its broadcastable T."""
+    X = as_float_array(X, "X")
+    orig = X.shape
+    if X.ndim == 1:
+        X = X.reshape(-1, 1)
+    return X, _check_trials(trials if T is None else T, X, orig)
+
+
+def _dask_chunk(row0, const, X, T=None, w=None):
+    """A Dask block (on its worker) as a chunk.  ``const``: (trials when not per row, the
+    weights' scale or None, the block's binomial-coefficient sum or None)."""
+    trials, top, offset = const
+    X, T = _block_data(X, trials, T, w)
+    if w is None:
+        w = EMPTY_F64
+    else:
+        w = np.ascontiguousarray(w, dtype=np.float64)
+        w = w if top is None else w / top
+    part = _Data(X, T, w)
+    part.row0 = row0
+    part._offset = offset
+    return part
+
+
+def _check_dask_block(chunk, labels):
+    """``gaussian.check_block`` for counts, and the block's (unscaled) coefficient sum."""
+    bad = _count_error(chunk.X, chunk.T, chunk.row0)
+    bad_w, sums = check_block_weights(chunk)
+    coef = None if bad or bad_w else chunk.loglik_offset
+    return bad, bad_w, sums, coef
 
 
 def _compress(data):
@@ -197,6 +250,11 @@ class BinomialMixture(EMMixture):
     decay : float, default=0.6
         Step-size exponent of :meth:`partial_fit` (stepwise EM, Cappé & Moulines 2009):
         batch t weighs (t + 2) ** -decay in the running statistics; in (0.5, 1].
+    chunk_bytes : int, default=64 MiB
+        For ``X`` in a memory-mapped file (``np.memmap``, ``np.load(path,
+        mmap_mode="r")``, C-contiguous float32 or float64 counts): the rows are read in
+        chunks of about this many bytes, so that memory stays bounded by it, not by the
+        file (see ``GaussianMixture``).  Such a fit does not merge repeated rows.
 
     Attributes
     ----------
@@ -243,8 +301,10 @@ class BinomialMixture(EMMixture):
         warm_start=False,
         verbose=0,
         decay=0.6,
+        chunk_bytes=DEFAULT_CHUNK_BYTES,
     ):
         self.decay = decay
+        self.chunk_bytes = chunk_bytes
         self.n_components = n_components
         self.trials = trials
         self.mode = mode
@@ -279,16 +339,9 @@ class BinomialMixture(EMMixture):
         if n_features is not None and X.shape[1] != n_features:
             raise wrong_features(X, n_features, self)
         T = _check_trials(trials, X, orig_shape)
-        code, i, j = check_counts(X, T)
-        if code in (3, 7):
-            # A negative value anywhere is the plainer error (and the one scikit-learn's
-            # checks for positive-only estimators look for); found on the error path only.
-            negative = np.argwhere(X < 0)
-            if negative.shape[0]:
-                code, (i, j) = _NEGATIVE, negative[0]
-        if code:
-            t = T[i if T.shape[0] > 1 else 0, j if T.shape[1] > 1 else 0]
-            raise ValueError(_COUNT_ERRORS[code].format(i=i, j=j, x=X[i, j], t=t))
+        bad = _count_error(X, T)
+        if bad:
+            raise ValueError(bad)
         w = check_sample_weight(sample_weight, X.shape[0], scale=scale_weights)
         return _Data(X, T, w)
 
@@ -325,11 +378,10 @@ class BinomialMixture(EMMixture):
         if self.init_params == "random":
             probs = np.full((k, d), 0.5)
             seed = int(rng.integers(0, 2**63 - 1))
-            nk, sx, st, _, _ = binomial_pass(
-                data.X, data.T, data.w, np.log(weights), probs, RANDOM, seed, 0, EMPTY_I32, BLOCK
-            )
+            # over all the data even when ``data`` is a sample of it (``source``)
+            stats, _ = source_of(data).reduce(ChunkStats(self, (weights, probs), RANDOM, seed, 0))
             w_rand = weights.copy()
-            binomial_mstep(nk, sx, st, w_rand, probs, PROB_EPS, True)
+            binomial_mstep(stats.nk, stats.sx, stats.st, w_rand, probs, PROB_EPS, True)
             if self.fit_weights and self.weights_init is None:
                 weights = w_rand
             return weights, probs
@@ -394,8 +446,9 @@ class BinomialMixture(EMMixture):
             chunk.X, chunk.T, chunk.w, log_weights, probs, mode, seed, iteration,
             chunk.labels_of(labels), BLOCK, chunk.row0,
         )
-        return BinomialStats._trusted(nk, sx, st, ll + chunk.loglik_offset, chunk.total_weight,
-                                      changed)
+        # (random responsibilities: an initialisation, whose log-likelihood is not used)
+        offset = chunk.loglik_offset if mode != RANDOM else 0.0
+        return BinomialStats._trusted(nk, sx, st, ll + offset, chunk.total_weight, changed)
 
     def _m_step(self, params, stats, fit_weights=None):
         weights, probs = params[0].copy(), params[1].copy()
@@ -435,20 +488,136 @@ class BinomialMixture(EMMixture):
         self : BinomialMixture
         """
         ensure(binomial_fit(self.mode, self.init_params))
+        if is_dask_array(X):
+            return self._fit_dask(X, trials, sample_weight)
+        reader = self._file_reader(X)
+        if reader is not None:
+            return self._fit_file(reader, trials, sample_weight)
         data = self._prepare(X, trials, sample_weight)
         self._check_model_params()
-        n_rows = n_effective_rows(data.w, data.n_samples)
+        self._check_fit_rows(n_effective_rows(data.w, data.n_samples), data.n_features)
+        # Soft and hard EM only depend on a row's counts and weight, so repeated rows can
+        # be merged; stochastic EM draws a label per row and must see every row.
+        em_data = _compress(data) if self.mode != "stochastic" else None
+        return self._fit_em(em_data or data, init_data=data)
+
+    def _check_fit_rows(self, n_rows, d):
         if n_rows < self.n_components:
             raise ValueError(
                 f"X has {n_rows} rows with positive weight but n_components={self.n_components}; "
                 "need at least one row per component"
             )
         if self.probs_init is not None:
-            self._check_probs_init(data.n_features)
-        # Soft and hard EM only depend on a row's counts and weight, so repeated rows can
-        # be merged; stochastic EM draws a label per row and must see every row.
-        em_data = _compress(data) if self.mode != "stochastic" else None
-        return self._fit_em(em_data or data, init_data=data)
+            self._check_probs_init(d)
+
+    # ------------------------------------------------------------ other data sources
+    def _dask_trials(self, trials, X):
+        """(trials as a dask array with X's row chunks when per row, else None; the
+        trials otherwise), checked against X's shape."""
+        from . import _dask
+
+        trials = self.trials if trials is None else trials
+        n = X.shape[0]
+        if not is_dask_array(trials):
+            t = np.asarray(trials) if not np.isscalar(trials) else None
+            per_row = t is not None and n > 1 and t.shape[:1] == (n,) and (
+                t.ndim == 2 or X.ndim == 1)
+            if not per_row:
+                d = X.shape[1] if X.ndim == 2 else 1
+                _check_trials(trials, np.empty((0, d)), X.shape)  # raises for a wrong shape
+                return None, trials
+        Td = _dask.like_rows(trials, X, "trials")
+        if Td.ndim > 2 or (Td.ndim == 2 and Td.shape[1] not in (1, X.shape[-1])):
+            raise ValueError(f"trials must be broadcastable to X's shape {X.shape}; got "
+                             f"shape {Td.shape}")
+        return Td, None
+
+    def _fit_dask(self, X, trials, sample_weight):
+        """``fit`` on dask arrays: every pass runs on the blocks (``fastem._dask``); the
+        initialisation sees a bounded sample of rows.  Repeated rows are not merged."""
+        from . import _dask
+
+        self._check_model_params()
+        _dask.check_dask_X(X, allow_1d=True)
+        n, d = X.shape[0], (X.shape[1] if X.ndim == 2 else 1)
+        dt = np.float32 if X.dtype == np.float32 else np.float64
+        Td, small = self._dask_trials(trials, X)
+        wd = None
+        if sample_weight is not None:
+            wd = _dask.like_rows(sample_weight, X, "sample_weight")
+            if wd.ndim != 1:
+                raise ValueError(f"sample_weight must have shape ({n},), one weight per row "
+                                 f"of X; got {wd.shape}")
+        data = _dask.DaskData([X, Td, wd], _dask_chunk, d, dt)
+        data.consts = [(small, None, None)] * data.n_blocks
+        checks = data.map(_check_dask_block)
+        top, total, n_rows = weights_from_checks(checks, n)
+        self._check_fit_rows(n_rows, d)
+        data.consts = [(small, top, c[3] if top is None else c[3] / top) for c in checks]
+        data.total_weight = total
+        # the initialisation's bounded sample (its own generator, as GaussianMixture's)
+        seed = self.random_state if isinstance(self.random_state, (int, np.integer)) else None
+        rows = _sample_rows(n_rows, EMPTY_F64, _INIT_SAMPLE_ROWS, np.random.default_rng(seed))
+        if n_rows < n:
+            rows = _dask.positive_rows(wd)[rows]
+        sample = _dask_chunk(0, (small, top, None), X[rows].compute(),
+                             None if Td is None else Td[rows].compute(),
+                             None if wd is None else wd[rows].compute())
+        if rows.shape[0] < n:
+            sample.source = data
+        return self._fit_em(data, init_data=sample)
+
+    def _file_reader(self, X):
+        """A chunked reader for a memmap of counts larger than one chunk, else None."""
+        reader = MemmapRows.of(X) if isinstance(X, np.memmap) else None
+        if reader is None:
+            return None
+        check_int(self.chunk_bytes, "chunk_bytes", 1)
+        if reader.shape[0] <= reader.chunk_rows(self.chunk_bytes):
+            return None
+        return reader
+
+    def _file_data(self, reader, trials, w):
+        """The rows of a memory-mapped file of counts as chunks (``_sources.FileData``):
+        each chunk's counts checked, and its binomial coefficients summed, when first read."""
+        n, d = reader.shape
+        T = _check_trials(self.trials if trials is None else trials,
+                          np.empty((0, d), reader.dtype), (n, d))
+        offsets = {}
+
+        def make(X, lo, hi, first):
+            Tc = T[lo:hi] if T.shape[0] > 1 else T
+            part = _Data(X, Tc, w[lo:hi] if w.shape[0] else w)
+            if first:
+                bad = _count_error(X, Tc, lo)
+                if bad:
+                    raise ValueError(bad)
+                offsets[lo] = part.loglik_offset
+            part._offset = offsets[lo]
+            return part
+
+        data = FileData(reader, reader.chunk_rows(self.chunk_bytes), make)
+        data.T, data.w = T, w
+        data.total_weight = float(n) if w.shape[0] == 0 else float(w.sum())
+        return data
+
+    def _fit_file(self, reader, trials, sample_weight):
+        n, d = reader.shape
+        self._check_model_params()
+        w = check_sample_weight(sample_weight, n)
+        self._check_fit_rows(n_effective_rows(w, n), d)
+        data = self._file_data(reader, trials, w)
+        seed = self.random_state if isinstance(self.random_state, (int, np.integer)) else None
+        rows = _sample_rows(n, w, _INIT_SAMPLE_ROWS, np.random.default_rng(seed))
+        Xs = reader.rows(rows)
+        Ts = data.T[rows] if data.T.shape[0] > 1 else data.T
+        bad = _count_error(Xs, Ts, rows=rows)  # before the init uses the sample
+        if bad:
+            raise ValueError(bad)
+        sample = _Data(Xs, Ts, w[rows] if w.shape[0] else w)
+        if rows.shape[0] < n:
+            sample.source = data
+        return self._fit_em(data, init_data=sample)
 
     # ------------------------------------------------------------ statistics
     def e_step_stats(self, X, y=None, *, trials=None, sample_weight=None):
@@ -537,19 +706,49 @@ class BinomialMixture(EMMixture):
     def _rows(self, X, trials, ll=False, resp=False, labels=False, coef=True):
         weights, probs = self._fitted_params()
         ensure(binomial_rows_names())
-        data = self._prepare(X, trials, n_features=probs.shape[1])
+        if is_dask_array(X):
+            return self._rows_dask(X, trials, probs.shape, ll, resp, labels)
+        reader = self._file_reader(X)
+        if reader is not None:
+            if reader.shape[1] != probs.shape[1]:
+                raise wrong_features(np.empty((0, reader.shape[1])), probs.shape[1], self)
+            data = self._file_data(reader, trials, EMPTY_F64)
+        else:
+            data = self._prepare(X, trials, n_features=probs.shape[1])
         n, k = data.n_samples, probs.shape[0]
         out_ll = np.empty(n) if ll else EMPTY_F64
         out_resp = np.empty((n, k)) if resp else _EMPTY_2D
         out_lab = np.empty(n, dtype=np.int64) if labels else _EMPTY_I64
         with np.errstate(divide="ignore"):
             log_weights = np.log(weights)
-        args = (data.X, data.T, log_weights, probs, coef, out_ll, out_resp, out_lab, _EMPTY_2D)
-        if n * k >= _INTERRUPTIBLE_CELLS:
-            run_interruptibly(binomial_rows, *args)
-        else:  # a thread costs more than the call
-            binomial_rows(*args)
+        for part in data.chunks():  # one chunk in memory; a file's chunks one by one
+            lo, hi = part.row0, part.row0 + part.n_samples
+            args = (part.X, part.T, log_weights, probs, coef, out_ll[lo:hi] if ll else out_ll,
+                    out_resp[lo:hi] if resp else out_resp,
+                    out_lab[lo:hi] if labels else out_lab, _EMPTY_2D)
+            if (hi - lo) * k >= _INTERRUPTIBLE_CELLS:
+                run_interruptibly(binomial_rows, *args)
+            else:  # a thread costs more than the call
+                binomial_rows(*args)
         return out_ll, out_resp, out_lab
+
+    def _rows_dask(self, X, trials, shape, ll, resp, labels):
+        """``_rows`` of dask arrays: the asked-for output as a lazy dask array."""
+        from . import _dask
+
+        _dask.check_dask_X(X, allow_1d=True)
+        d = X.shape[1] if X.ndim == 2 else 1
+        if d != shape[1]:
+            raise wrong_features(np.empty((0, d)), shape[1], self)
+        Td, small = self._dask_trials(trials, X)
+        index = 0 if ll else (1 if resp else 2)
+        kwargs = {("ll", "resp", "labels")[index]: True}
+        if Td is None:
+            kwargs["trials"] = small
+        dt = np.dtype(np.int64) if labels else np.dtype(np.float64)
+        out = _dask.lazy_rows(self, [X] + ([Td] if Td is not None else []), index, kwargs,
+                              shape[0], dt)
+        return tuple(out if i == index else None for i in range(3))
 
     def score_samples(self, X, *, trials=None):
         """Per-row log-likelihood, binomial coefficients included.

@@ -142,15 +142,22 @@ def _dask_chunk(row0, top, X, w):
 
 
 def check_block(chunk, labels):
-    """What a fit must know of a block before EM (one pass over the blocks): its first
-    row with NaN or infinity (global row, column) or None; its first weight that is not
+    """What a fit must know of a block before EM (one pass over the blocks): what is
+    wrong with its data (the message of the first row with NaN or infinity) or None; its first weight that is not
     finite or negative (global row, which) or None; the sum and maximum of its weights
     and its rows of positive weight (None without weights)."""
     i, j = check_finite(chunk.X)
-    bad_x = (chunk.row0 + i, j) if i >= 0 else None
+    bad_x = None
+    if i >= 0:
+        bad_x = f"X contains NaN or infinity (first at row {chunk.row0 + i}, column {j})"
+    return (bad_x, *check_block_weights(chunk))
+
+
+def check_block_weights(chunk):
+    """``check_block``'s part about the weights: (bad weight, sums)."""
     w = chunk.w
     if not w.shape[0]:
-        return bad_x, None, None
+        return None, None
     finite = np.isfinite(w)
     bad_w = None
     if not finite.all():
@@ -158,17 +165,17 @@ def check_block(chunk, labels):
     elif np.any(w < 0):
         bad_w = (chunk.row0 + int(np.argmax(w < 0)), "negative")
     sums = (float(w.sum()), float(w.max()), int(np.count_nonzero(w > 0))) if bad_w is None else None
-    return bad_x, bad_w, sums
+    return bad_w, sums
 
 
 def weights_from_checks(checks, n):
     """(scale ``top`` of the weights or None, sum of the scaled weights, rows of positive
     weight) from the blocks' ``check_block`` results, or the first problem as the
     ValueError that an in-memory fit raises."""
-    for bad_x, bad_w, _ in checks:
-        if bad_x is not None:
-            raise ValueError(
-                f"X contains NaN or infinity (first at row {bad_x[0]}, column {bad_x[1]})")
+    for c in checks:  # the data first, as in memory
+        if c[0] is not None:
+            raise ValueError(c[0])
+    for _, bad_w, *_ in checks:
         if bad_w is not None:
             if bad_w[1] == "nan":
                 raise ValueError("sample_weight contains NaN or infinity")
