@@ -37,6 +37,29 @@ def reduce_chunks(chunks, fn, labels=_NO_LABELS):
     return total, labels
 
 
+#: Initialisation on data read in chunks (files, Dask) sees a sample of this many rows.
+INIT_SAMPLE_ROWS = 100_000
+
+
+def sample_rows(n, w, size, rng):
+    """Sorted indices of at most ``size`` distinct rows of positive weight, uniformly at
+    random, in O(size) memory when there are no weights (no arange(n), no permutation)."""
+    if w.shape[0]:
+        rows = np.flatnonzero(w)  # as large as w itself
+        if rows.shape[0] <= size:
+            return rows
+        return rows[np.sort(rng.choice(rows.shape[0], size, replace=False))]
+    if n <= 2 * size:
+        return np.sort(rng.choice(n, min(n, size), replace=False)) if n > size else np.arange(n)
+    # distinct draws in the order drawn are a uniform sample without replacement
+    got = np.empty(0, dtype=np.int64)
+    while got.shape[0] < size:
+        more = rng.integers(0, n, size + size // 4)
+        _, first = np.unique(np.concatenate([got, more]), return_index=True)
+        got = np.concatenate([got, more])[np.sort(first)]
+    return np.sort(got[:size])
+
+
 def source_of(data):
     """All the data of which ``data`` may be a bounded sample (``data.source``: a file
     read in chunks, dask arrays), else ``data`` itself."""

@@ -6,10 +6,11 @@ from ._compile import binomial_fit, ensure
 from ._compile import binomial_rows as binomial_rows_names
 from ._dask import is_dask_array
 from ._em import ChunkStats, EMMixture, run_interruptibly
+from . import _sources
 from ._sources import DEFAULT_CHUNK_BYTES, FileData, InMemoryData, MemmapRows, source_of
 from ._stats import BinomialStats
 from ._kernels._common import RANDOM, SOFT
-from .gaussian import _INIT_SAMPLE_ROWS, _sample_rows, check_block_weights, weights_from_checks
+from .gaussian import check_block_weights, weights_from_checks
 from ._passes import BINOMIAL_BLOCK as BLOCK
 from ._passes import (
     binomial_log_coef_sum,
@@ -557,7 +558,7 @@ class BinomialMixture(EMMixture):
         data.total_weight = total
         # the initialisation's bounded sample (its own generator, as GaussianMixture's)
         seed = self.random_state if isinstance(self.random_state, (int, np.integer)) else None
-        rows = _sample_rows(n_rows, EMPTY_F64, _INIT_SAMPLE_ROWS, np.random.default_rng(seed))
+        rows = _sources.sample_rows(n_rows, EMPTY_F64, _sources.INIT_SAMPLE_ROWS, np.random.default_rng(seed))
         if n_rows < n:
             rows = _dask.positive_rows(wd)[rows]
         sample = _dask_chunk(0, (small, top, None), X[rows].compute(),
@@ -608,7 +609,7 @@ class BinomialMixture(EMMixture):
         self._check_fit_rows(n_effective_rows(w, n), d)
         data = self._file_data(reader, trials, w)
         seed = self.random_state if isinstance(self.random_state, (int, np.integer)) else None
-        rows = _sample_rows(n, w, _INIT_SAMPLE_ROWS, np.random.default_rng(seed))
+        rows = _sources.sample_rows(n, w, _sources.INIT_SAMPLE_ROWS, np.random.default_rng(seed))
         Xs = reader.rows(rows)
         Ts = data.T[rows] if data.T.shape[0] > 1 else data.T
         bad = _count_error(Xs, Ts, rows=rows)  # before the init uses the sample

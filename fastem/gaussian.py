@@ -3,6 +3,7 @@
 import numpy as np
 
 from ._em import ChunkStats, EMMixture, check_interrupt, run_interruptibly
+from . import _sources
 from ._compile import ensure, gaussian_fit, gaussian_rows
 from ._dask import is_dask_array
 from ._sources import (
@@ -11,7 +12,6 @@ from ._sources import (
     InMemoryData,
     MemmapRows,
     Sums,
-    reduce_chunks,
     source_of,
 )
 from ._stats import GaussianStats
@@ -92,9 +92,6 @@ def _check_chunk_finite(X, lo):
         raise ValueError(f"X contains NaN or infinity (first at row {lo + i}, column {j})")
 
 
-_INIT_SAMPLE_ROWS = 100_000  # initialisation on data read in chunks: a sample of this many
-
-
 class _Lloyd:
     """One Lloyd pass over a chunk at ``centers``: (counts, sums, label changes), which
     add up over chunks; the chunk's ``labels`` are updated."""
@@ -108,24 +105,6 @@ class _Lloyd:
                                            block_rows(chunk.n_samples, k, d, 0))
         return Sums((cnt, sums, changed))
 
-
-def _sample_rows(n, w, size, rng):
-    """Sorted indices of at most ``size`` distinct rows of positive weight, uniformly at
-    random, in O(size) memory when there are no weights (no arange(n), no permutation)."""
-    if w.shape[0]:
-        rows = np.flatnonzero(w)  # as large as w itself
-        if rows.shape[0] <= size:
-            return rows
-        return rows[np.sort(rng.choice(rows.shape[0], size, replace=False))]
-    if n <= 2 * size:
-        return np.sort(rng.choice(n, min(n, size), replace=False)) if n > size else np.arange(n)
-    # distinct draws in the order drawn are a uniform sample without replacement
-    got = np.empty(0, dtype=np.int64)
-    while got.shape[0] < size:
-        more = rng.integers(0, n, size + size // 4)
-        _, first = np.unique(np.concatenate([got, more]), return_index=True)
-        got = np.concatenate([got, more])[np.sort(first)]
-    return np.sort(got[:size])
 
 def _dask_chunk(row0, top, X, w):
     """A Dask block (on its worker) as a chunk; ``top``: the weights' scale (None: as given)."""
@@ -836,7 +815,7 @@ class GaussianMixture(EMMixture):
         self._check_inits(d)
         # its own generator: the restarts' draws stay those of random_state
         seed = self.random_state if isinstance(self.random_state, (int, np.integer)) else None
-        rows = _sample_rows(n, w, _INIT_SAMPLE_ROWS, np.random.default_rng(seed))
+        rows = _sources.sample_rows(n, w, _sources.INIT_SAMPLE_ROWS, np.random.default_rng(seed))
         sample = reader.rows(rows)
         _check_chunk_finite(sample, 0)
         init = _Data(sample, w[rows] if w.shape[0] else w)
@@ -882,7 +861,7 @@ class GaussianMixture(EMMixture):
         seed = self.random_state if isinstance(self.random_state, (int, np.integer)) else None
         rng = np.random.default_rng(seed)
         positive = None if n_rows == n else _dask.positive_rows(wd)
-        rows = _sample_rows(n_rows, EMPTY_F64, _INIT_SAMPLE_ROWS, rng)
+        rows = _sources.sample_rows(n_rows, EMPTY_F64, _sources.INIT_SAMPLE_ROWS, rng)
         if positive is not None:
             rows = positive[rows]
         sample = _dask_chunk(0, top, X[rows].compute(),

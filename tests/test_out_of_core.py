@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import needs_jit
-from fastem import GaussianMixture
+from fastem import BinomialMixture, GaussianMixture
 from fastem._sources import MemmapRows
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
@@ -151,12 +151,12 @@ def test_kmeans_init_on_a_file_runs_lloyd_over_every_chunk(data_file, monkeypatc
     """A file larger than the initialisation sample: k-means++ seeds on the sample, the
     Lloyd passes and the first M-step over all of the file's rows, a chunk at a time,
     with the labels kept out of memory (``FileLabels``)."""
-    from fastem import gaussian
+    from fastem import _sources, gaussian
     from fastem._sources import FileLabels
 
     X, path = data_file
     M = np.load(path, mmap_mode="r")
-    monkeypatch.setattr(gaussian, "_INIT_SAMPLE_ROWS", 300)
+    monkeypatch.setattr(_sources, "INIT_SAMPLE_ROWS", 300)
     seen = []
     call = gaussian._Lloyd.__call__
 
@@ -183,3 +183,59 @@ def test_kmeans_init_on_a_file_runs_lloyd_over_every_chunk(data_file, monkeypatc
         assert all(t is mmap.mmap for _, _, t, _ in seen)  # views of the mapped labels
     # the two clusters at -3 and +3 are found from a 300-row sample's seeds
     assert np.allclose(np.sort(g.means_[:, 0]), [-3, 3], atol=0.3)
+
+
+@pytest.fixture(scope="module")
+def counts_file(tmp_path_factory):
+    rng = np.random.default_rng(11)
+    n = 3000
+    z = rng.integers(0, 2, n)
+    p = np.array([[0.2, 0.7, 0.5], [0.8, 0.3, 0.6]])
+    C = rng.binomial(20, p[z]).astype(np.float64)
+    path = tmp_path_factory.mktemp("ooc") / "c.npy"
+    np.save(path, C)
+    return C, path
+
+
+@pytest.mark.parametrize("mode", ["soft", "hard", "stochastic"])
+@pytest.mark.parametrize("init", ["random", "random_from_data"])
+def test_binomial_counts_in_a_file_fit_as_the_array(counts_file, mode, init):
+    """BinomialMixture on a memmap of counts read in chunks: the fit of the array (which
+    merges repeated rows; the file's chunks are not merged: every row, to rounding)."""
+    C, path = counts_file
+    M = np.load(path, mmap_mode="r")
+    kw = dict(trials=20, mode=mode, init_params=init, random_state=0, max_iter=8, tol=0)
+    w = np.random.default_rng(2).uniform(0, 2, C.shape[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = BinomialMixture(2, chunk_bytes=5_000, **kw).fit(M, sample_weight=w)  # 208 rows
+        b = BinomialMixture(2, **kw).fit(C, sample_weight=w)
+    assert a.n_distinct_rows_ == C.shape[0]
+    for name in ("weights_", "probs_"):
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-10, atol=1e-13)
+    assert a.lower_bound_ == pytest.approx(b.lower_bound_, rel=1e-12)
+    np.testing.assert_allclose(a.score_samples(M), b.score_samples(C), rtol=1e-12)
+    np.testing.assert_allclose(a.predict_proba(M), b.predict_proba(C), rtol=1e-10, atol=1e-14)
+    assert np.array_equal(a.predict(M), b.predict(C))
+
+
+def test_binomial_file_checks_each_chunk_and_uses_a_bounded_sample(counts_file, tmp_path,
+                                                                 monkeypatch):
+    from fastem import _sources
+
+    C, path = counts_file
+    bad = C.copy()
+    bad[2345, 2] = 21  # more successes than trials, in a chunk far from the first
+    p = tmp_path / "bad.npy"
+    np.save(p, bad)
+    with pytest.raises(ValueError, match=r"X\[2345, 2\] = 21.0 but trials = 20"):
+        BinomialMixture(2, trials=20, chunk_bytes=5_000).fit(np.load(p, mmap_mode="r"))
+    monkeypatch.setattr(_sources, "INIT_SAMPLE_ROWS", 100)
+    M = np.load(path, mmap_mode="r")
+    with pytest.raises(ValueError, match=r"X\[2345, 2\]"):  # also when outside the sample
+        BinomialMixture(2, trials=20, chunk_bytes=5_000, init_params="random_from_data",
+                        random_state=0).fit(np.load(p, mmap_mode="r"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = BinomialMixture(2, trials=20, chunk_bytes=5_000, random_state=0).fit(M)
+    assert np.allclose(np.sort(g.probs_[:, 0]), [0.2, 0.8], atol=0.03)
