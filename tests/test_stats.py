@@ -252,17 +252,34 @@ def test_a_chunk_of_zero_weight_adds_nothing():
     assert np.array_equal(total.s2, rest.s2) and total.weight == rest.weight
 
 
-def test_the_readme_example_runs():
+def test_the_readme_examples_run(tmp_path, monkeypatch):
+    """Every example of the README's "Data larger than memory", in order, in one scope:
+    the statistics loop, a memory-mapped file, Dask on a LocalCluster, partial_fit."""
     import pathlib
+    import re
 
+    pytest.importorskip("distributed")
     text = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
     start = text.index("## Data larger than memory")
-    code = text[text.index("```python", start) + 9:text.index("```", text.index("```python", start) + 9)]
-    scope = {}
-    exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - the project's own README
-    means = np.sort(scope["model"].means_[:, 0])
-    assert np.allclose(means, [-4.0, 0.0, 4.0], atol=0.1)
-    assert isinstance(scope["stats"], GaussianStats)
+    section = text[start:text.index("\n## ", start + 3)]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    assert len(blocks) == 4
+    monkeypatch.chdir(tmp_path)  # the file example writes X.npy
+    scope = {"__name__": "__main__"}
+    for code in blocks:
+        exec(compile(code, "README.md", "exec"), scope)  # noqa: S102 - the project's own README
+        if "m_step" in code:
+            means = np.sort(scope["model"].means_[:, 0])
+            assert np.allclose(means, [-4.0, 0.0, 4.0], atol=0.1)
+            assert isinstance(scope["stats"], GaussianStats)
+    cluster = scope["client"].cluster
+    scope["client"].close()
+    cluster.close()
+    import dask.array as da
+
+    assert isinstance(scope["labels"], da.Array) and scope["labels"].shape == (1_000_000,)
+    assert scope["gm"].means_.shape == (3, 4)
+    assert np.allclose(np.sort(scope["stream"].means_[:, 0]), [-4.0, 0.0, 4.0], atol=0.1)
 
 
 # ----------------------------------------------------------------------------- partial_fit
