@@ -279,6 +279,10 @@ class BinomialMixture(EMMixture):
 
     Notes
     -----
+    ``fit`` and the per-row methods take dask arrays as ``GaussianMixture`` does (see its
+    Notes); ``trials`` then a number, per feature, or a dask (or NumPy) array per row or
+    cell.  Such a fit, and one on a memory-mapped file, does not merge repeated rows.
+
     A component that receives no weight in an iteration (possible in hard and
     stochastic EM) keeps its previous probabilities and gets mixing weight 0.
     """

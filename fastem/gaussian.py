@@ -239,8 +239,18 @@ class GaussianMixture(EMMixture):
         For data in a memory-mapped file (``np.memmap``, ``np.load(..., mmap_mode="r")``,
         C-contiguous): rows are read in chunks of at most this many bytes, so that the
         process's resident memory stays bounded whatever the file's size (see "Data
-        larger than memory" in the README).  Initialisation then runs on a random sample
-        of at most 100,000 rows.
+        larger than memory" in the README).  Initialisation then seeds on a random
+        sample of at most 100,000 rows, and its k-means passes run over every chunk.
+
+    Notes
+    -----
+    ``fit``, ``predict``, ``predict_proba``, ``score_samples`` (and so ``score``, ``bic``,
+    ``aic``) also take a ``dask.array.Array`` with rows in chunks and one chunk along the
+    features (``sample_weight`` a NumPy or dask array): each EM pass runs as one task
+    per block, which returns the block's statistics, added on the client in block order
+    (the data never travel to the client; initialisation fetches a bounded sample of
+    rows); the per-row methods return lazy dask arrays.  A block task runs its kernels
+    on one thread.
 
     Attributes
     ----------
