@@ -143,8 +143,8 @@ class EMMixture(BaseEstimator):
             target_tags=TargetTags(required=False),
             non_deterministic=getattr(self, "random_state", None) is None,
             requires_fit=True,
-            input_tags=InputTags(two_d_array=True, sparse=False, allow_nan=False,
-                                 **self._input_tags),
+            input_tags=InputTags(**{"two_d_array": True, "sparse": False, "allow_nan": False,
+                                    **self._input_tags}),
         )
 
     def _check_em_params(self):

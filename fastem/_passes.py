@@ -368,14 +368,16 @@ def binomial_mstep(nk, sx, st, weights, probs, eps, fit_weights):
 _BTABLES = {}  # (kind, weights piece) -> table of pieces of a binomial kernel
 
 
-def binomial_kernel(kind, mode=None):
+def binomial_kernel(kind, mode=None, missing=False):
     """(compiled kernel, its table of pieces): kind "pass" (for a mode; None: any mode),
-    "rows" or "coef"."""
-    key = (kind, _kg.weights_piece(mode) if kind == "pass" else "")
+    "rows" or "coef"; ``missing``: for counts with NaN cells (missing values)."""
+    missing = bool(missing)
+    key = (kind, _kg.weights_piece(mode) if kind == "pass" else "", missing)
     fns = _BTABLES.get(key)
     if fns is None:
-        pieces = {"pass": lambda: _kb.pass_pieces(mode), "rows": _kb.rows_pieces,
-                  "coef": _kb.coef_pieces}[kind]()
+        pieces = {"pass": lambda: _kb.pass_pieces(mode, missing),
+                  "rows": lambda: _kb.rows_pieces(missing),
+                  "coef": lambda: _kb.coef_pieces(missing)}[kind]()
         fns = _BTABLES[key] = table(pieces)
     kern, sig = {"pass": (_kb.binomial_blocks, _kb.PASS_SIGNATURE),
                  "rows": (_kb.binomial_rows_blocks, _kb.PASS_SIGNATURE),
@@ -389,16 +391,18 @@ def binomial_table(code):
     return binomial_kernel(("pass", "rows", "coef")[code])[1]
 
 
-def binomial_pass(X, T, w, log_weights, probs, mode, seed, stream, labels, block, row0=0):
+def binomial_pass(X, T, w, log_weights, probs, mode, seed, stream, labels, block, row0=0,
+                  missing=False):
     """One EM pass; returns ``(nk (k,), sum_x (k, d), sum_t (k, d), loglik, n_changed)``
-    (the log-likelihood without the binomial coefficients)."""
+    (the log-likelihood without the binomial coefficients; ``missing``: X has NaN cells,
+    left out of the likelihood and of the statistics)."""
     n, d = X.shape
     k = probs.shape[0]
     lp, lq = log_pq(probs)
     nb = (n + block - 1) // block
     p_nk, p_sx, p_sf = np.zeros((nb, k)), np.zeros((nb, k, d)), np.zeros((nb, k, d))
     p_ll, p_ch = np.zeros(nb), np.zeros(nb, dtype=np.int64)
-    kern, fns = binomial_kernel("pass", int(mode))
+    kern, fns = binomial_kernel("pass", int(mode), missing)
     run_blocks(kern, nb, block, *_binom_slots(X, T), w, log_weights, lp, lq, False, int(mode),
                _seed(seed), int(stream), labels, p_nk, p_sx, p_sf, p_ll, p_ch, EMPTY_F64,
                _EMPTY_2D, EMPTY_I64, _EMPTY_2D, fns, int(row0))
@@ -407,12 +411,13 @@ def binomial_pass(X, T, w, log_weights, probs, mode, seed, stream, labels, block
             int(sum_blocks(p_ch)))
 
 
-def binomial_rows(X, T, log_weights, probs, with_coef, out_ll, out_resp, out_labels, out_logd):
+def binomial_rows(X, T, log_weights, probs, with_coef, out_ll, out_resp, out_labels, out_logd,
+                  missing=False):
     """Per-row outputs at fixed parameters (see the kernel); each skipped when empty."""
     n = X.shape[0]
     lp, lq = log_pq(probs)
     nb = (n + ROWS_BLOCK - 1) // ROWS_BLOCK
-    kern, fns = binomial_kernel("rows")
+    kern, fns = binomial_kernel("rows", None, missing)
     run_blocks(kern, nb, ROWS_BLOCK, *_binom_slots(X, T), EMPTY_F64, log_weights, lp, lq,
                bool(with_coef), ROWS, np.uint64(0), 0, EMPTY_I32, _EMPTY_2D, np.zeros((0, 0, 0)),
                np.zeros((0, 0, 0)), EMPTY_F64, EMPTY_I64, out_ll, out_resp, out_labels, out_logd,
@@ -430,31 +435,36 @@ def _trials_slice(T, lo, hi, shape):
     return np.broadcast_to(T[lo:hi] if T.shape[0] > 1 else T, shape)
 
 
-def binomial_log_coef_sum(X, T, w, block):
+def binomial_log_coef_sum(X, T, w, block, missing=False):
     """``sum_i w_i sum_j log C(t_ij, x_ij)`` with a fixed-order block reduction (compiled:
     it uses the same ``lgamma`` as the per-row outputs, and SciPy's would cost a quarter
     of a second of import in every process)."""
     n = X.shape[0]
     nb = (n + block - 1) // block
     part = np.zeros(nb)
-    kern, fns = binomial_kernel("coef")
+    kern, fns = binomial_kernel("coef", None, missing)
     run_blocks(kern, nb, block, *_binom_slots(X, T), w, part, fns)
     return float(sum_blocks(part))
 
 
-def check_counts(X, T):
+def check_counts(X, T, allow_nan=False):
     """First problem in counts X against trials T as (code, row, col); code 0 = none.
 
     Codes: 1 X not finite, 2 X negative, 3 X not an integer, 4 T not finite, 5 T below 1,
     6 T not an integer, 7 X above T, 8 T above 2**53 (beyond exact integers).  The first
     cell in row-major order with any problem is reported, with its first code.
+    ``allow_nan``: NaN in X is a missing value, not a problem (infinity still is; the
+    trials of a missing cell are still checked).
     """
     n = X.shape[0]
     for lo, hi in _row_slices(n):
         x = X[lo:hi]
         t = _trials_slice(T, lo, hi, x.shape)
         with np.errstate(invalid="ignore"):
-            tests = (~np.isfinite(x), x < 0, x != np.floor(x), ~np.isfinite(t), t < 1,
+            bad_x = np.isinf(x) if allow_nan else ~np.isfinite(x)
+            if allow_nan:
+                x = np.where(np.isnan(x), 0.0, x)
+            tests = (bad_x, x < 0, x != np.floor(x), ~np.isfinite(t), t < 1,
                      t != np.floor(t), x > t, t > _MAX_TRIALS)
         bad = np.logical_or.reduce(tests)
         if bad.any():

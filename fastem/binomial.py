@@ -53,7 +53,8 @@ _EMPTY_I64 = np.empty(0, dtype=np.int64)
 # floats, and the message has to say that this model takes nothing else.
 _COUNTS = "BinomialMixture models counts: non-negative integers no larger than trials"
 _COUNT_ERRORS = {
-    1: "X contains NaN or infinity at row {i}, column {j}",
+    1: "X contains infinity at row {i}, column {j} (NaN marks a missing count; infinity is "
+       "not a count)",
     2: "Negative values in data: X[{i}, {j}] = {x} is negative. " + _COUNTS + ".",
     3: "X[{i}, {j}] = {x} is not an integer. " + _COUNTS + ".",
     4: "trials contains NaN or infinity (at row {i}, column {j} of X)",
@@ -70,8 +71,10 @@ _NEGATIVE = 2
 class _Data(InMemoryData):
     """Validated data ready for the kernels; ``chunk_rows``: see ``InMemoryData``."""
 
-    def __init__(self, X, T, w, chunk_rows=None):
+    def __init__(self, X, T, w, chunk_rows=None, missing=None):
         self.X, self.T, self.w = X, T, w
+        # NaN cells (missing counts): the kernels' variant that leaves them out
+        self.missing = bool(np.isnan(X).any()) if missing is None else bool(missing)
         self.n_samples, self.n_features = X.shape
         self.total_weight = float(X.shape[0]) if w.shape[0] == 0 else float(w.sum())
         self._offset = None
@@ -81,18 +84,19 @@ class _Data(InMemoryData):
     def loglik_offset(self):
         # The binomial coefficients do not depend on the parameters: summed once per fit.
         if self._offset is None:
-            self._offset = binomial_log_coef_sum(self.X, self.T, self.w, BLOCK)
+            self._offset = binomial_log_coef_sum(self.X, self.T, self.w, BLOCK, self.missing)
         return self._offset
 
     def _rows(self, lo, hi):
         T = self.T[lo:hi] if self.T.shape[0] > 1 else self.T
-        return _Data(self.X[lo:hi], T, self.w[lo:hi] if self.w.shape[0] else self.w)
+        return _Data(self.X[lo:hi], T, self.w[lo:hi] if self.w.shape[0] else self.w,
+                     missing=self.missing)
 
 
 def _count_error(X, T, row0=0, rows=None):
     """The message for the first bad count of X (2-D) with trials T, or None.  X's rows
     are rows ``row0``... of the whole data, or the rows ``rows`` of it."""
-    code, i, j = check_counts(X, T)
+    code, i, j = check_counts(X, T, allow_nan=True)
     if code in (3, 7):
         # A negative value anywhere is the plainer error (and the one scikit-learn's
         # checks for positive-only estimators look for); found on the error path only.
@@ -104,6 +108,17 @@ def _count_error(X, T, row0=0, rows=None):
     t = T[i if T.shape[0] > 1 else 0, j if T.shape[1] > 1 else 0]
     row = row0 + i if rows is None else int(rows[i])
     return _COUNT_ERRORS[code].format(i=row, j=j, x=X[i, j], t=t)
+
+
+def _all_missing_error(X, row0=0, rows=None):
+    """The message for the rows of X with every count missing (NaN), or None: such a row
+    carries no information, and a fit refuses it."""
+    empty = np.flatnonzero(np.isnan(X).all(axis=1))
+    if not empty.shape[0]:
+        return None
+    first = [int(row0 + i if rows is None else rows[i]) for i in empty[:5]]
+    return (f"X has {empty.shape[0]} row(s) with every count missing (NaN), which carry "
+            f"no information; the first: rows {first}. Drop them before fit.")
 
 
 def _block_data(X, trials, T, w):
@@ -118,26 +133,30 @@ def _block_data(X, trials, T, w):
 
 def _dask_chunk(row0, const, X, T=None, w=None):
     """A Dask block (on its worker) as a chunk.  ``const``: (trials when not per row, the
-    weights' scale or None, the block's binomial-coefficient sum or None)."""
-    trials, top, offset = const
+    weights' scale or None, the block's binomial-coefficient sum or None, whether it has
+    missing counts or None: look)."""
+    trials, top, offset, *missing = const
     X, T = _block_data(X, trials, T, w)
     if w is None:
         w = EMPTY_F64
     else:
         w = np.ascontiguousarray(w, dtype=np.float64)
         w = w if top is None else w / top
-    part = _Data(X, T, w)
+    part = _Data(X, T, w, missing=missing[0] if missing and missing[0] is not None else None)
     part.row0 = row0
     part._offset = offset
     return part
 
 
 def _check_dask_block(chunk, labels):
-    """``gaussian.check_block`` for counts, and the block's (unscaled) coefficient sum."""
+    """``gaussian.check_block`` for counts, and the block's (unscaled) coefficient sum and
+    whether it has missing counts."""
     bad = _count_error(chunk.X, chunk.T, chunk.row0)
+    if bad is None and chunk.missing:
+        bad = _all_missing_error(chunk.X, chunk.row0)
     bad_w, sums = check_block_weights(chunk)
     coef = None if bad or bad_w else chunk.loglik_offset
-    return bad, bad_w, sums, coef
+    return bad, bad_w, sums, (coef, chunk.missing)
 
 
 def _compress(data):
@@ -148,6 +167,8 @@ def _compress(data):
     """
     X, T = data.X, data.T
     n = data.n_samples
+    if data.missing:  # NaN has no digit (the fit is the same, only not merged)
+        return None
     x_radix = X.max(axis=0).astype(np.int64) + 1
     per_row_t = T.shape[0] > 1
     t_radix = (T.max(axis=0).astype(np.int64) + 1) if per_row_t else np.ones(0, np.int64)
@@ -287,7 +308,7 @@ class BinomialMixture(EMMixture):
     stochastic EM) keeps its previous probabilities and gets mixing weight 0.
     """
 
-    _input_tags = {"positive_only": True}  # counts
+    _input_tags = {"positive_only": True, "allow_nan": True}  # counts; NaN: missing
 
     def __init__(
         self,
@@ -325,7 +346,8 @@ class BinomialMixture(EMMixture):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ data
-    def _prepare(self, X, trials, sample_weight=None, n_features=None, scale_weights=True):
+    def _prepare(self, X, trials, sample_weight=None, n_features=None, scale_weights=True,
+                 for_fit=False):
         """Validated data; ``n_features``: what a fit expects (None while fitting).
 
         ``trials=None``: the constructor's ``trials`` (what a Pipeline's calls get).
@@ -347,8 +369,15 @@ class BinomialMixture(EMMixture):
         bad = _count_error(X, T)
         if bad:
             raise ValueError(bad)
+        data = None
+        if for_fit:
+            data = _Data(X, T, EMPTY_F64)
+            if data.missing:
+                bad = _all_missing_error(X)
+                if bad:
+                    raise ValueError(bad)
         w = check_sample_weight(sample_weight, X.shape[0], scale=scale_weights)
-        return _Data(X, T, w)
+        return _Data(X, T, w, missing=None if data is None else data.missing)
 
     # ------------------------------------------------------------ EM hooks
     def _check_model_params(self):
@@ -396,6 +425,7 @@ class BinomialMixture(EMMixture):
         T = np.broadcast_to(data.T, data.X.shape)
         # In float64: 1 - PROB_EPS rounds to 1 in float32.
         freq = data.X[idx].astype(np.float64) / T[idx].astype(np.float64)
+        freq[np.isnan(freq)] = 0.5  # a missing count: no information on that feature
         probs = np.clip(freq, PROB_EPS, 1.0 - PROB_EPS)
         return weights, probs
 
@@ -449,7 +479,7 @@ class BinomialMixture(EMMixture):
             log_weights = np.log(weights)
         nk, sx, st, ll, changed = binomial_pass(
             chunk.X, chunk.T, chunk.w, log_weights, probs, mode, seed, iteration,
-            chunk.labels_of(labels), BLOCK, chunk.row0,
+            chunk.labels_of(labels), BLOCK, chunk.row0, chunk.missing,
         )
         # (random responsibilities: an initialisation, whose log-likelihood is not used)
         offset = chunk.loglik_offset if mode != RANDOM else 0.0
@@ -498,7 +528,7 @@ class BinomialMixture(EMMixture):
         reader = self._file_reader(X)
         if reader is not None:
             return self._fit_file(reader, trials, sample_weight)
-        data = self._prepare(X, trials, sample_weight)
+        data = self._prepare(X, trials, sample_weight, for_fit=True)
         self._check_model_params()
         self._check_fit_rows(n_effective_rows(data.w, data.n_samples), data.n_features)
         # Soft and hard EM only depend on a row's counts and weight, so repeated rows can
@@ -558,7 +588,8 @@ class BinomialMixture(EMMixture):
         checks = data.map(_check_dask_block)
         top, total, n_rows = weights_from_checks(checks, n)
         self._check_fit_rows(n_rows, d)
-        data.consts = [(small, top, c[3] if top is None else c[3] / top) for c in checks]
+        data.consts = [(small, top, c[3][0] if top is None else c[3][0] / top, c[3][1])
+                       for c in checks]
         data.total_weight = total
         # the initialisation's bounded sample (its own generator, as GaussianMixture's)
         seed = self.random_state if isinstance(self.random_state, (int, np.integer)) else None
@@ -582,7 +613,7 @@ class BinomialMixture(EMMixture):
             return None
         return reader
 
-    def _file_data(self, reader, trials, w):
+    def _file_data(self, reader, trials, w, for_fit=True):
         """The rows of a memory-mapped file of counts as chunks (``_sources.FileData``):
         each chunk's counts checked, and its binomial coefficients summed, when first read."""
         n, d = reader.shape
@@ -592,13 +623,16 @@ class BinomialMixture(EMMixture):
 
         def make(X, lo, hi, first):
             Tc = T[lo:hi] if T.shape[0] > 1 else T
-            part = _Data(X, Tc, w[lo:hi] if w.shape[0] else w)
             if first:
-                bad = _count_error(X, Tc, lo)
+                part = _Data(X, Tc, w[lo:hi] if w.shape[0] else w)
+                bad = _count_error(X, Tc, lo) or (
+                    for_fit and part.missing and _all_missing_error(X, lo))
                 if bad:
                     raise ValueError(bad)
-                offsets[lo] = part.loglik_offset
-            part._offset = offsets[lo]
+                offsets[lo] = (part.loglik_offset, part.missing)
+            else:
+                part = _Data(X, Tc, w[lo:hi] if w.shape[0] else w, missing=offsets[lo][1])
+            part._offset = offsets[lo][0]
             return part
 
         data = FileData(reader, reader.chunk_rows(self.chunk_bytes), make)
@@ -616,7 +650,7 @@ class BinomialMixture(EMMixture):
         rows = _sources.sample_rows(n, w, _sources.INIT_SAMPLE_ROWS, np.random.default_rng(seed))
         Xs = reader.rows(rows)
         Ts = data.T[rows] if data.T.shape[0] > 1 else data.T
-        bad = _count_error(Xs, Ts, rows=rows)  # before the init uses the sample
+        bad = _count_error(Xs, Ts, rows=rows) or _all_missing_error(Xs, rows=rows)
         if bad:
             raise ValueError(bad)
         sample = _Data(Xs, Ts, w[rows] if w.shape[0] else w)
@@ -717,7 +751,7 @@ class BinomialMixture(EMMixture):
         if reader is not None:
             if reader.shape[1] != probs.shape[1]:
                 raise wrong_features(np.empty((0, reader.shape[1])), probs.shape[1], self)
-            data = self._file_data(reader, trials, EMPTY_F64)
+            data = self._file_data(reader, trials, EMPTY_F64, for_fit=False)
         else:
             data = self._prepare(X, trials, n_features=probs.shape[1])
         n, k = data.n_samples, probs.shape[0]
@@ -730,7 +764,7 @@ class BinomialMixture(EMMixture):
             lo, hi = part.row0, part.row0 + part.n_samples
             args = (part.X, part.T, log_weights, probs, coef, out_ll[lo:hi] if ll else out_ll,
                     out_resp[lo:hi] if resp else out_resp,
-                    out_lab[lo:hi] if labels else out_lab, _EMPTY_2D)
+                    out_lab[lo:hi] if labels else out_lab, _EMPTY_2D, part.missing)
             if (hi - lo) * k >= _INTERRUPTIBLE_CELLS:
                 run_interruptibly(binomial_rows, *args)
             else:  # a thread costs more than the call

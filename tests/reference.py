@@ -575,3 +575,247 @@ def gaussian_one_component_mle(X, reg_covar, covariance_type, sample_weight=None
     else:
         cov = np.array([np.mean(np.diag(S))])
     return mean, cov
+
+
+# ---------------------------------------------------------------------------
+# Gaussian mixtures with missing values (issue 13).
+#
+# A NaN cell of X is a missing value; infinity is an error.  Everything is
+# computed row by row and component by component from the textbook formulas
+# (Ghahramani & Jordan 1994, "Supervised learning from incomplete data via an
+# EM approach"; Little & Rubin, "Statistical Analysis with Missing Data",
+# 2nd ed. 2002, sections 8.2 and 11.2): a row's component density is the
+# marginal Gaussian of its observed sub-vector x_o, and the M-step uses the
+# conditional distribution of the missing block x_m given x_o,
+#   E[x_m | x_o]   = mu_m + S_mo S_oo^-1 (x_o - mu_o),
+#   Cov[x_m | x_o] = S_mm - S_mo S_oo^-1 S_om.
+# For "diag" and "spherical" the expanded covariance is diagonal, so the same
+# formulas give mu_m and the component variances of the missing cells; for
+# "tied" every component uses the shared matrix.
+# ---------------------------------------------------------------------------
+
+_NK_TINY = 10.0 * np.finfo(np.float64).eps  # added to every nk before the weights
+
+
+def _missing_X(X):
+    """X as float64 (n, d) (1-D read as (n, 1)); NaN allowed, +-inf a ValueError."""
+    X = _as2d(X)
+    if np.isinf(X).any():
+        raise ValueError("X contains infinity (only NaN marks a missing cell)")
+    return X
+
+
+def _observed_log_density(x, observed, mean, cov):
+    """log N(x_o; mean_o, cov_oo) for one row by explicit Cholesky.
+
+    x, mean: (d,); observed: (d,) bool with at least one True; cov: (d, d).
+    log N = -1/2 (p log 2 pi + log det S_oo + z^T z), z = L^-1 (x_o - mu_o),
+    S_oo = L L^T, p = number of observed cells.
+    """
+    idx = np.nonzero(observed)[0]
+    S_oo = cov[np.ix_(idx, idx)]
+    L = np.linalg.cholesky(S_oo)  # raises LinAlgError if S_oo is not PD
+    z = solve_triangular(L, x[idx] - mean[idx], lower=True)
+    p = idx.size
+    return -0.5 * (p * np.log(2.0 * np.pi) + 2.0 * np.sum(np.log(np.diag(L)))
+                   + z @ z)
+
+
+def missing_log_density(X, means, covariances, covariance_type):
+    """Per-component log-density of each row's observed cells.
+
+    X: (n, d), NaN = missing; means: (k, d); covariances: shape per
+    covariance_type (see full_covariances).  Returns (n, k):
+    out[i, c] = log N(x_io; means[c]_o, S_c,oo) over row i's observed
+    coordinates o; 0.0 (the log of an empty product) for a row with no
+    observed cell.
+    """
+    _check_covariance_type(covariance_type)
+    X = _missing_X(X)
+    n, d = X.shape
+    means = np.asarray(means, dtype=np.float64).reshape(-1, d)
+    k = means.shape[0]
+    covs = full_covariances(covariances, covariance_type, k, d)
+    out = np.zeros((n, k), dtype=np.float64)
+    for i in range(n):
+        observed = ~np.isnan(X[i])
+        if not observed.any():
+            continue
+        for c in range(k):
+            out[i, c] = _observed_log_density(X[i], observed, means[c], covs[c])
+    return out
+
+
+def _missing_log_joint(X, weights, means, covariances, covariance_type):
+    """(X, weights, L) with L[i, c] = log weights[c] + missing_log_density[i, c]."""
+    X = _missing_X(X)
+    weights = np.asarray(weights, dtype=np.float64).reshape(-1)
+    dens = missing_log_density(X, means, covariances, covariance_type)
+    with np.errstate(divide="ignore"):
+        L = np.log(weights)[None, :] + dens
+    return X, weights, L
+
+
+def missing_loglik_rows(X, weights, means, covariances, covariance_type):
+    """Per-row observed-data log-likelihood of a Gaussian mixture.
+
+    X: (n, d), NaN = missing; weights: (k,); means: (k, d); covariances:
+    shape per covariance_type.  Returns (n,):
+    ll[i] = log sum_c weights[c] N(x_io; means[c]_o, S_c,oo), the missing
+    coordinates integrated out; ll[i] = 0.0 for a row with no observed cell.
+    """
+    X, weights, L = _missing_log_joint(X, weights, means, covariances,
+                                       covariance_type)
+    ll = logsumexp(L, axis=1)
+    ll[np.isnan(X).all(axis=1)] = 0.0
+    return ll
+
+
+def missing_responsibilities(X, weights, means, covariances, covariance_type):
+    """Posterior component probabilities from the observed marginals.
+
+    Same arguments as missing_loglik_rows.  Returns (n, k):
+    resp[i, c] = weights[c] N(x_io; ...) / sum_c' weights[c'] N(x_io; ...);
+    a row with no observed cell gets the weights themselves.
+    """
+    X, weights, L = _missing_log_joint(X, weights, means, covariances,
+                                       covariance_type)
+    ll = logsumexp(L, axis=1)
+    with np.errstate(invalid="ignore"):
+        resp = np.exp(L - ll[:, None])
+    resp[np.isnan(X).all(axis=1)] = weights
+    return resp
+
+
+def missing_conditional(x, mean, cov):
+    """Conditional moments of one row's missing cells under N(mean, cov).
+
+    x, mean: (d,), NaN in x = missing; cov: (d, d).  Returns (x_hat (d,),
+    C (d, d)): x_hat equals x on the observed cells and
+    mu_m + S_mo S_oo^-1 (x_o - mu_o) on the missing ones; C is zero except
+    for the missing block, which holds S_mm - S_mo S_oo^-1 S_om.  (A row with
+    no observed cell gets x_hat = mean, C = cov.)
+    """
+    x = np.asarray(x, dtype=np.float64)
+    mean = np.asarray(mean, dtype=np.float64)
+    cov = np.asarray(cov, dtype=np.float64)
+    d = x.shape[0]
+    mis = np.nonzero(np.isnan(x))[0]
+    obs = np.nonzero(~np.isnan(x))[0]
+    x_hat = x.copy()
+    C = np.zeros((d, d), dtype=np.float64)
+    if mis.size == 0:
+        return x_hat, C
+    S_mm = cov[np.ix_(mis, mis)]
+    if obs.size == 0:
+        x_hat[mis] = mean[mis]
+        C[np.ix_(mis, mis)] = S_mm
+        return x_hat, C
+    S_oo = cov[np.ix_(obs, obs)]
+    S_mo = cov[np.ix_(mis, obs)]
+    B = np.linalg.solve(S_oo, S_mo.T).T  # S_mo S_oo^-1, shape (m, o)
+    x_hat[mis] = mean[mis] + B @ (x[obs] - mean[obs])
+    C[np.ix_(mis, mis)] = S_mm - B @ S_mo.T
+    return x_hat, C
+
+
+def missing_em_step(X, weights, means, covariances, covariance_type, reg_covar,
+                    sample_weight=None):
+    """One soft EM iteration of a Gaussian mixture on data with NaN cells.
+
+    X: (n, d), NaN = missing, every row with at least one observed cell
+    (a ValueError otherwise); weights: (k,); means: (k, d); covariances:
+    shape per covariance_type ("full" (k, d, d), "tied" (d, d), "diag" (k, d),
+    "spherical" (k,)); reg_covar: added to the diagonal of every new
+    covariance; sample_weight: (n,), default ones.
+
+    E-step: resp = missing_responsibilities at the given parameters.  For
+    every row i and component c, (x_hat_ic, C_ic) = missing_conditional(x_i,
+    means[c], S_c).  With r_ic = sample_weight_i * resp_ic:
+      nk_c = sum_i r_ic,  mu_c = sum_i r_ic x_hat_ic / nk_c,
+      scatter_c = sum_i r_ic [(x_hat_ic - mu_c)(x_hat_ic - mu_c)^T + C_ic]
+                (= S2_c - nk_c mu_c mu_c^T with S2_c = sum_i r_ic (x_hat x_hat^T + C)).
+    M-step: weights = (nk + 10 eps) / sum(nk + 10 eps); means = mu;
+      full:      scatter_c / nk_c + reg_covar I;
+      tied:      sum_c scatter_c / sum_i sample_weight_i + reg_covar I;
+      diag:      diag(scatter_c) / nk_c + reg_covar;
+      spherical: mean over features of the diag value.
+    A component with nk_c == 0 gets NaN means and covariances.
+
+    Returns (weights (k,), means (k, d), covariances in covariance_type's
+    shape, loglik), loglik being the sample-weighted mean observed-data
+    log-likelihood sum_i w_i ll_i / sum_i w_i AT THE GIVEN parameters.
+    """
+    _check_covariance_type(covariance_type)
+    X = _missing_X(X)
+    n, d = X.shape
+    empty = np.nonzero(np.isnan(X).all(axis=1))[0]
+    if empty.size > 0:
+        raise ValueError(f"rows {empty[:10].tolist()} have no observed cell")
+    weights = np.asarray(weights, dtype=np.float64).reshape(-1)
+    k = weights.shape[0]
+    means = np.asarray(means, dtype=np.float64).reshape(k, d)
+    covs = full_covariances(covariances, covariance_type, k, d)
+    w = _sample_weight(sample_weight, n)
+
+    resp = missing_responsibilities(X, weights, means, covariances, covariance_type)
+    ll = missing_loglik_rows(X, weights, means, covariances, covariance_type)
+    loglik = float(np.sum(w * ll) / np.sum(w))
+
+    wr = w[:, None] * resp  # (n, k)
+    nk = wr.sum(axis=0)
+    new_means = np.empty((k, d), dtype=np.float64)
+    scatter = np.zeros((k, d, d), dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for c in range(k):
+            x_hat = np.empty((n, d), dtype=np.float64)
+            C = np.empty((n, d, d), dtype=np.float64)
+            for i in range(n):
+                x_hat[i], C[i] = missing_conditional(X[i], means[c], covs[c])
+            new_means[c] = (wr[:, c] @ x_hat) / nk[c]
+            for i in range(n):
+                diff = x_hat[i] - new_means[c]
+                scatter[c] += wr[i, c] * (np.outer(diff, diff) + C[i])
+
+        eye = np.eye(d)
+        if covariance_type == "full":
+            new_covs = np.empty((k, d, d), dtype=np.float64)
+            for c in range(k):
+                new_covs[c] = scatter[c] / nk[c] + reg_covar * eye
+        elif covariance_type == "tied":
+            total = np.zeros((d, d), dtype=np.float64)
+            for c in range(k):
+                if nk[c] == 0:
+                    continue  # every term r_ic (...) is zero
+                total += scatter[c]
+            new_covs = total / w.sum() + reg_covar * eye
+        else:
+            diag = np.empty((k, d), dtype=np.float64)
+            for c in range(k):
+                diag[c] = np.diag(scatter[c]) / nk[c] + reg_covar
+            new_covs = diag if covariance_type == "diag" else diag.mean(axis=1)
+
+    new_weights = (nk + _NK_TINY) / np.sum(nk + _NK_TINY)
+    return new_weights, new_means, new_covs, loglik
+
+
+def missing_em(X, weights, means, covariances, covariance_type, reg_covar, n_iter,
+               sample_weight=None):
+    """n_iter soft EM iterations (missing_em_step) from the given parameters.
+
+    Returns (weights, means, covariances, logliks): the parameters after the
+    last M-step and the list of n_iter mean observed-data log-likelihoods,
+    logliks[t] being at the parameters BEFORE iteration t's M-step (so
+    logliks[0] belongs to the given parameters and logliks[-1] is what
+    scikit-learn would report as lower_bound_).
+    """
+    weights = np.asarray(weights, dtype=np.float64).copy()
+    means = np.asarray(means, dtype=np.float64).copy()
+    covariances = np.asarray(covariances, dtype=np.float64).copy()
+    logliks = []
+    for _ in range(n_iter):
+        weights, means, covariances, loglik = missing_em_step(
+            X, weights, means, covariances, covariance_type, reg_covar,
+            sample_weight=sample_weight)
+        logliks.append(loglik)
+    return weights, means, covariances, logliks

@@ -59,6 +59,31 @@ def _load_from(X, T, start, m, tn, td, XT, FT):
 
 
 @kernel
+def _load_chunk_missing(XS, XD, TS, TD, start, m, tn, td, XT, FT):
+    """``_load_chunk`` for counts with missing cells (NaN): a missing cell loads as 0
+    successes and 0 failures, so that its factor leaves the likelihood (log 1 = 0), its
+    trials leave the statistics and its binomial coefficient is log C(0, 0) = 0, with no
+    branch in the kernels that read XT and FT.  A row with every cell missing then gets
+    the mixing weights as posterior and log-likelihood 0."""
+    if XD.shape[0] > 0:
+        _load_missing_from(XD, TD, start, m, tn, td, XT, FT)
+    else:
+        _load_missing_from(XS, TS, start, m, tn, td, XT, FT)
+
+
+@kernel(inline="always")
+def _load_missing_from(X, T, start, m, tn, td, XT, FT):
+    d = X.shape[1]
+    for r in range(m):
+        i = start + r
+        for j in range(d):
+            x = np.float64(X[i, j])
+            seen = x == x
+            XT[j, r] = x if seen else 0.0
+            FT[j, r] = (np.float64(T[i * tn, j * td]) - x) if seen else 0.0
+
+
+@kernel
 def _chunk_log_joint(XT, FT, m, log_weights, lp, lq, L):
     """L[c, :m] = log w_c + sum_j x log p_cj + (t - x) log(1 - p_cj) (no coefficients)."""
     k, d = lp.shape
@@ -163,6 +188,7 @@ _call_outputs = _kg.OUTPUTS.call
 
 PIECES = {
     "load": Piece("binomial_load", _load_chunk, BLOAD),
+    "load_missing": Piece("binomial_load_missing", _load_chunk_missing, BLOAD),
     "log_joint": Piece("binomial_log_joint", _chunk_log_joint, BLOGJ),
     "rescue": Piece("binomial_rescue", _chunk_rescue, BRESCUE),
     "stats": Piece("binomial_stats", _chunk_stats, BSTATS),
@@ -170,21 +196,26 @@ PIECES = {
 }
 
 
-def pass_pieces(mode):
-    """The pieces (in slot order) of the statistics kernel for a mode."""
-    return [PIECES["load"], PIECES["log_joint"], _kg.PIECES["posterior"], PIECES["rescue"],
+def _load(missing):
+    return PIECES["load_missing" if missing else "load"]
+
+
+def pass_pieces(mode, missing=False):
+    """The pieces (in slot order) of the statistics kernel for a mode (``missing``: the
+    counts have NaN cells)."""
+    return [_load(missing), PIECES["log_joint"], _kg.PIECES["posterior"], PIECES["rescue"],
             _kg.PIECES[_kg.weights_piece(mode)], PIECES["stats"]]
 
 
-def rows_pieces():
+def rows_pieces(missing=False):
     """The pieces (in slot order) of the per-row kernel."""
-    return [PIECES["load"], PIECES["log_joint"], PIECES["rescue"], PIECES["coef"],
+    return [_load(missing), PIECES["log_joint"], PIECES["rescue"], PIECES["coef"],
             _kg.PIECES["outputs"]]
 
 
-def coef_pieces():
+def coef_pieces(missing=False):
     """The pieces (in slot order) of ``coef_blocks``."""
-    return [PIECES["load"], PIECES["coef"]]
+    return [_load(missing), PIECES["coef"]]
 
 
 # The kernels run the row blocks b0..b1 (rows b * block .. (b + 1) * block), each block
