@@ -171,3 +171,14 @@ def test_files_and_dask_with_missing_counts_fit_as_in_memory(tmp_path):
         np.testing.assert_allclose(other.weights_, a.weights_, rtol=1e-10)
     np.testing.assert_allclose(c.score_samples(da.from_array(X, chunks=(150, 3)), trials=10)
                                .compute(), a.score_samples(X, trials=10), rtol=1e-12)
+
+
+def test_the_readme_example_runs():
+    import pathlib
+
+    text = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
+    start = text.index("## Missing values")
+    code = text[text.index("```python", start) + 9:text.index("```", text.index("```python", start) + 9)]
+    scope = {"np": np}
+    exec(compile("import fastem\n" + code, "README.md", "exec"), scope)  # noqa: S102
+    assert np.all(np.abs(scope["bm"].probs_ - 0.3) < 0.05)
