@@ -87,6 +87,18 @@ def like_rows(a, X, name):
     return a if a.chunks == chunks else a.rechunk(chunks)
 
 
+def weights_like(sample_weight, X):
+    """``sample_weight`` (None, or NumPy or dask, one weight per row) as a dask vector with
+    X's row chunks, or None."""
+    if sample_weight is None:
+        return None
+    w = like_rows(sample_weight, X, "sample_weight")
+    if w.ndim != 1:
+        raise ValueError(f"sample_weight must have shape ({X.shape[0]},), one weight per row "
+                         f"of X; got {w.shape}")
+    return w
+
+
 def _block_task(fn, make, row0, const, hard, labels, *blocks):
     with threads_per_pass(1):
         chunk = make(row0, const, *blocks)

@@ -577,12 +577,7 @@ class BinomialMixture(EMMixture):
         n, d = X.shape[0], (X.shape[1] if X.ndim == 2 else 1)
         dt = np.float32 if X.dtype == np.float32 else np.float64
         Td, small = self._dask_trials(trials, X)
-        wd = None
-        if sample_weight is not None:
-            wd = _dask.like_rows(sample_weight, X, "sample_weight")
-            if wd.ndim != 1:
-                raise ValueError(f"sample_weight must have shape ({n},), one weight per row "
-                                 f"of X; got {wd.shape}")
+        wd = _dask.weights_like(sample_weight, X)
         data = _dask.DaskData([X, Td, wd], _dask_chunk, d, dt)
         data.consts = [(small, None, None)] * data.n_blocks
         checks = data.map(_check_dask_block)

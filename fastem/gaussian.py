@@ -843,12 +843,7 @@ class GaussianMixture(EMMixture):
         _dask.check_dask_X(X)
         n, d = X.shape
         dt = np.float32 if X.dtype == np.float32 else np.float64
-        wd = None
-        if sample_weight is not None:
-            wd = _dask.like_rows(sample_weight, X, "sample_weight")
-            if wd.ndim != 1:
-                raise ValueError(f"sample_weight must have shape ({n},), one weight per row "
-                                 f"of X; got {wd.shape}")
+        wd = _dask.weights_like(sample_weight, X)
         data = _dask.DaskData([X, wd], _dask_chunk, d, dt)
         top, total, n_rows = weights_from_checks(data.map(check_block), n)
         if n_rows < max(2, self.n_components):
