@@ -475,13 +475,19 @@ def counts_valid(Xc, Tc):
         return False
     Tb = np.broadcast_to(T, Xc.shape).astype(np.float64)
     X = Xc.astype(np.float64)
-    if not (np.all(np.isfinite(X)) and np.all(np.isfinite(Tb))):
+    missing = np.isnan(X)  # a NaN count is a missing value (issue 13); infinity is not
+    if np.any(np.isinf(X)) or not np.all(np.isfinite(Tb)):
         return False
+    X = np.where(missing, 0.0, X)
     if np.any(X < 0) or np.any(X != np.floor(X)) or np.any(Tb < 1) or np.any(Tb != np.floor(Tb)):
         return False
     if np.any(Tb > 2.0**53):
         return None  # beyond float64's integers: either outcome
-    return bool(np.all(X <= Tb))
+    if not np.all(X <= Tb):
+        return False
+    if X.ndim == 2 and missing.all(axis=1).any() or X.ndim == 1 and missing.any():
+        return None  # a row with no observed count: fit refuses it, the rest take it
+    return True
 
 
 def build_weights(spec, n, tmpdir):
