@@ -26,13 +26,18 @@ _NO_LABELS = np.empty(0, dtype=np.int32)
 
 
 def reduce_chunks(chunks, fn, labels=_NO_LABELS):
-    """``InMemoryData.reduce`` over the chunks ``chunks`` (each with ``row0``)."""
+    """``InMemoryData.reduce`` over the chunks ``chunks`` (``InMemoryData`` with ``row0``);
+    ``labels`` an array or ``FileLabels`` (each chunk's pages released after use)."""
     total = None
     for chunk in chunks:
-        lab = labels
-        if labels.shape[0] and labels.shape[0] != chunk.n_samples:
-            lab = labels[chunk.row0:chunk.row0 + chunk.n_samples]
-        part = fn(chunk, lab)
+        if isinstance(labels, FileLabels):
+            lo, hi = chunk.row0, chunk.row0 + chunk.n_samples
+            try:
+                part = fn(chunk, labels.view(lo, hi))
+            finally:
+                labels.release(lo, hi)
+        else:
+            part = fn(chunk, chunk.labels_of(labels))
         total = part if total is None else total + part
     return total, labels
 
@@ -285,14 +290,4 @@ class FileData:
         return np.full(self.n_samples, -1, dtype=np.int32)
 
     def reduce(self, fn, labels=_NO_LABELS):
-        if not isinstance(labels, FileLabels):
-            return reduce_chunks(self.chunks(), fn, labels)
-        total = None
-        for chunk in self.chunks():
-            lo, hi = chunk.row0, chunk.row0 + chunk.n_samples
-            try:
-                part = fn(chunk, labels.view(lo, hi))
-            finally:
-                labels.release(lo, hi)
-            total = part if total is None else total + part
-        return total, labels
+        return reduce_chunks(self.chunks(), fn, labels)
