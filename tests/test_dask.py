@@ -5,6 +5,7 @@ their small statistics in block order; the fit is the in-memory fit of ``X.compu
 The data are tiny (1,200 rows, 3 features, 2 components): what costs is Numba's first
 compilation of each covariance type and mode, and Dask's per-task overhead."""
 
+import contextlib
 import copy
 import threading
 import warnings
@@ -449,20 +450,26 @@ def test_a_failed_fit_raises_the_original_error_and_leaves_the_model_as_it_was(m
 
 
 # ----------------------------------------------------------------- distributed clusters
-@pytest.fixture(scope="module")
-def client():
-    """One cluster of two single-threaded worker processes for every cluster test; a
-    test runs on it inside ``client.as_current()`` (it is never the global default)."""
+@contextlib.contextmanager
+def _local_cluster(**kwargs):
+    """A LocalCluster and a Client on it that is never the global default (a test uses
+    it inside ``client.as_current()``); both closed on exit."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                           dashboard_address=":0")
+        cluster = distributed.LocalCluster(dashboard_address=":0", **kwargs)
         c = distributed.Client(cluster, set_as_default=False)
     try:
         yield c
     finally:
         c.close()
         cluster.close()
+
+
+@pytest.fixture(scope="module")
+def client():
+    """One cluster of two single-threaded worker processes for every cluster test."""
+    with _local_cluster(n_workers=2, processes=True, threads_per_worker=1) as c:
+        yield c
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -553,16 +560,8 @@ def test_a_multithreaded_worker_gives_the_single_threaded_bits():
     dX = dx(X64)
     with dask.config.set(scheduler="synchronous"):
         single = {m: fit(gauss("full", m, start=False), dX) for m in MODES}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cluster = distributed.LocalCluster(n_workers=1, processes=False, threads_per_worker=2,
-                                           dashboard_address=":0")
-        c = distributed.Client(cluster, set_as_default=False)
-    try:
-        with c.as_current():
-            threaded = {m: fit(gauss("full", m, start=False), dX) for m in MODES}
-    finally:
-        c.close()
-        cluster.close()
+    with _local_cluster(n_workers=1, processes=False, threads_per_worker=2) as c, \
+            c.as_current():
+        threaded = {m: fit(gauss("full", m, start=False), dX) for m in MODES}
     for m in MODES:
         assert_same_bits(threaded[m], single[m], GAUSS_ATTRS)
