@@ -59,3 +59,51 @@ class PatternIndex:
     def fully_missing(self):
         """Indices of the patterns with every cell missing."""
         return np.flatnonzero(self.patterns.all(axis=1))
+
+
+class MissingPlan:
+    """How the missing-data kernel visits a chunk's rows: its ``PatternIndex`` cut into
+    segments (rows of one pattern within one block of ``block`` positions), and the
+    blocks' first segments.  The blocks depend on the data and ``block`` only, never on
+    the thread count.
+
+    Attributes
+    ----------
+    index : PatternIndex
+    perm : ndarray of int64, shape (n_patterns, n_features)
+        A pattern's observed columns, then its missing ones, each in increasing order.
+    n_obs : ndarray of int64, shape (n_patterns,)
+    """
+
+    def __init__(self, index):
+        self.index = index
+        pats = index.patterns
+        # a stable sort of the missing flags puts the observed columns first, in order
+        self.perm = np.ascontiguousarray(np.argsort(pats, axis=1, kind="stable"), np.int64)
+        self.n_obs = (pats.shape[1] - pats.sum(axis=1)).astype(np.int64)
+        self._cuts = {}
+
+    @classmethod
+    def of(cls, X):
+        return cls(PatternIndex.of(X))
+
+    @property
+    def n_samples(self):
+        return self.index.rows.shape[0]
+
+    def segments(self, block):
+        """(seg (n_segments, 3) int64 [lo, hi, pattern], blk (n_blocks + 1,) int64)."""
+        got = self._cuts.get(block)
+        if got is None:
+            n = self.n_samples
+            starts = self.index.starts
+            nb = max(1, (n + block - 1) // block)
+            edges = np.unique(np.concatenate([starts, np.arange(nb + 1, dtype=np.int64) * block]))
+            edges = edges[edges <= n]
+            lo, hi = edges[:-1], edges[1:]
+            pattern = np.searchsorted(starts, lo, side="right") - 1
+            seg = np.ascontiguousarray(np.stack([lo, hi, pattern], axis=1), dtype=np.int64)
+            blk = np.searchsorted(lo, np.arange(nb + 1, dtype=np.int64) * block).astype(np.int64)
+            blk[-1] = lo.shape[0]
+            got = self._cuts[block] = (seg, blk)
+        return got

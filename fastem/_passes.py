@@ -31,6 +31,7 @@ from numba.extending import register_jitable as _jitable
 
 from ._kernels import binomial as _kb
 from ._kernels import gaussian as _kg
+from ._kernels import gaussian_missing as _kgm
 from ._kernels import kmeans as _kk
 from ._kernels._common import CHUNK, ROWS
 from ._kernels._common import sum_blocks as _sum_c
@@ -271,6 +272,70 @@ def check_finite(X):
 
 
 # --------------------------------------------------------------------------- k-means
+# --------------------------------------------------------------------------- missing data
+_MISSING_FORMS = {"full": 0, "tied": 1, "diag": 2}
+
+
+def _missing_cov(cov, form):
+    cov = _f64(cov)
+    return cov.reshape(cov.shape[0], 1, cov.shape[1]) if form == "diag" else cov
+
+
+def gauss_missing_pass(X, w, plan, log_weights, means, cov, form, mode, seed, stream, labels,
+                       block, center, row0=0):
+    """``gauss_pass`` for data with NaN cells (``plan``: its ``_missing.MissingPlan``):
+    the same returns.  ``form`` "full" (``cov`` (k, d, d) covariances), "tied" ((1, d, d))
+    or "diag" ((k, d) variances)."""
+    n, d = X.shape
+    k = means.shape[0]
+    full = form != "diag"
+    ks = (1 if form == "tied" else k) if full else k
+    seg, blk = plan.segments(block)
+    nb = blk.shape[0] - 1
+    p_nk = np.zeros((nb, k))
+    p_s1 = np.zeros((nb, k, d))
+    p_s2 = np.zeros((nb, ks, d, d) if full else (nb, k, 1, d))
+    p_ll = np.zeros(nb)
+    p_ch = np.zeros(nb, dtype=np.int64)
+    XS, XD = slots(X)
+    run_blocks(prepared(_kgm.missing_blocks, _kgm.MISSING_SIGNATURE), nb, XS, XD, w,
+               plan.index.rows, seg, blk, plan.perm, plan.n_obs, _MISSING_FORMS[form],
+               _f64(log_weights), _f64(means), _missing_cov(cov, form), _f64(center), int(mode),
+               _seed(seed), int(stream), labels, p_nk, p_s1, p_s2, p_ll, p_ch, EMPTY_F64,
+               _EMPTY_2D, EMPTY_I64, _EMPTY_2D, _EMPTY_2D, int(row0))
+    nk, s1, s2 = sum_blocks(p_nk), sum_blocks(p_s1), sum_blocks(p_s2)
+    if full:
+        for c in range(ks):
+            s2[c] = np.triu(s2[c]) + np.triu(s2[c], 1).T
+        sq = np.zeros((0, d))
+    else:
+        sq, s2 = s2[:, 0, :], np.zeros((0, d, d))
+    return nk, s1, s2, sq, float(sum_blocks(p_ll)), int(sum_blocks(p_ch))
+
+
+def gauss_missing_rows(X, plan, log_weights, means, cov, form, out_ll, out_resp, out_labels,
+                       out_imp=_EMPTY_2D, components=EMPTY_I32, noise=_EMPTY_2D):
+    """Per-row outputs for data with NaN cells, each skipped when empty (see
+    ``gauss_rows``); ``out_imp`` (n, d) float64, a copy of X: its NaN cells get their
+    conditional expectation, or, with ``components`` (n,) int32 and standard normals
+    ``noise`` (n, d), a draw from that component's conditional distribution."""
+    seg, blk = plan.segments(ROWS_BLOCK)
+    XS, XD = slots(X)
+    run_blocks(prepared(_kgm.missing_blocks, _kgm.MISSING_SIGNATURE), blk.shape[0] - 1, XS, XD,
+               EMPTY_F64, plan.index.rows, seg, blk, plan.perm, plan.n_obs,
+               _MISSING_FORMS[form], _f64(log_weights), _f64(means), _missing_cov(cov, form),
+               EMPTY_F64, ROWS, np.uint64(0), 0, components, np.zeros((0, 0)),
+               np.zeros((0, 0, 0)), np.zeros((0, 0, 0, 0)), EMPTY_F64, EMPTY_I64, out_ll,
+               out_resp, out_labels, out_imp, noise, 0)
+
+
+def check_missing(X):
+    """(row, column) of X's first infinity or (-1, -1), its first row with every cell
+    NaN or -1, and how many rows have a NaN."""
+    i, j, empty, n_nan = prepared(_kgm.check_missing, _kgm.CHECK_SIGNATURE)(*slots(X))
+    return (int(i), int(j)), int(empty), int(n_nan)
+
+
 def kmeanspp(X, rows, w, k, n_trials, uniforms):
     """Greedy k-means++ (Arthur & Vassilvitskii) over the rows ``rows`` of X.
 

@@ -6,6 +6,7 @@ from ._em import ChunkStats, EMMixture, check_interrupt, run_interruptibly
 from . import _sources
 from ._compile import ensure, gaussian_fit, gaussian_rows
 from ._dask import is_dask_array
+from ._missing import MissingPlan
 from ._sources import (
     DEFAULT_CHUNK_BYTES,
     FileData,
@@ -20,7 +21,10 @@ from ._mstep import cholesky_precision, mstep_diag, mstep_full
 from ._passes import (
     block_rows,
     check_finite,
+    check_missing,
     column_moments,
+    gauss_missing_pass,
+    gauss_missing_rows,
     gauss_pass,
     gauss_rows,
     kmeanspp,
@@ -51,11 +55,17 @@ _EMPTY_I64 = np.empty(0, dtype=np.int64)
 _KMEANS_MAX_ITER = 300
 _KMEANS_SEED_ROWS = 50_000  # k-means++ seeding runs on a random subset of this many rows
 _INTERRUPTIBLE_CELLS = 1 << 20  # predict & co. on more rows x components: Ctrl-C-safe
+_MISSING_SLICE = 1 << 16  # rows per slice of the column means of data with missing cells
 
 
 class _Data(InMemoryData):
     """Data held in memory; ``chunk_rows``: the E-step runs over chunks of that many rows
-    (None: one chunk, the whole array; see ``InMemoryData``)."""
+    (None: one chunk, the whole array; see ``InMemoryData``).  ``has_nan``: whether X may
+    hold missing (NaN) cells; its chunks then run the missing-data kernel, on the rows'
+    pattern index (``missing_plan()``, built once per chunk)."""
+
+    has_nan = False
+    _plan = None
 
     @property
     def dtype(self):
@@ -68,7 +78,21 @@ class _Data(InMemoryData):
         self.chunk_rows = chunk_rows
 
     def _rows(self, lo, hi):
-        return _Data(self.X[lo:hi], self.w[lo:hi] if self.w.shape[0] else self.w)
+        part = _Data(self.X[lo:hi], self.w[lo:hi] if self.w.shape[0] else self.w)
+        part.has_nan = self.has_nan
+        return part
+
+    def missing_plan(self):
+        """The chunk's ``MissingPlan``, or None when it has no NaN (today's kernels)."""
+        if not self.has_nan:
+            return None
+        if self._plan is None:
+            plan = MissingPlan.of(self.X)
+            if plan.index.n_patterns == 1 and plan.n_obs[0] == self.n_features:
+                self.has_nan = False  # a chunk of complete rows
+                return None
+            self._plan = plan
+        return self._plan
 
 
 def _file_data(reader, w, chunk_rows):
@@ -86,10 +110,48 @@ def _file_data(reader, w, chunk_rows):
     return data
 
 
+def _has_nan(X):
+    """Whether X has NaN cells (missing values); infinity is a ValueError.  Complete data
+    cost one scan that stops at the first non-finite cell."""
+    i, j = check_finite(X)
+    if i < 0:
+        return False
+    (i, j), _, _ = check_missing(X)
+    if i >= 0:
+        raise ValueError(f"X contains infinity (first at row {i}, column {j}); NaN marks a "
+                         "missing value, infinity is not allowed")
+    return True
+
+
+def _check_no_empty_rows(X):
+    """A fit's ValueError when some row of X has every cell missing."""
+    _, empty, _ = check_missing(X)
+    if empty < 0:
+        return
+    rows = []
+    for lo in range(empty, X.shape[0], 1 << 16):
+        rows.extend((lo + np.flatnonzero(np.isnan(X[lo:lo + (1 << 16)]).all(axis=1))).tolist())
+        if len(rows) >= 5:
+            break
+    shown = ", ".join(str(r) for r in rows[:5])
+    raise ValueError(f"X has rows with every value missing (NaN), which carry no "
+                     f"information: rows {shown}{', ...' if len(rows) > 5 else ''}. Drop "
+                     "them before fitting.")
+
+
 def _check_chunk_finite(X, lo):
     i, j = check_finite(X)
     if i >= 0:
         raise ValueError(f"X contains NaN or infinity (first at row {lo + i}, column {j})")
+
+
+def _form(covariance_type):
+    return {"full": "full", "tied": "tied"}.get(covariance_type, "diag")
+
+
+def _missing_rows(X, log_weights, means, cov, form, out_ll, out_resp, out_lab):
+    gauss_missing_rows(X, MissingPlan.of(X), log_weights, means, cov, form, out_ll, out_resp,
+                       out_lab)
 
 
 class _Lloyd:
@@ -323,7 +385,8 @@ class GaussianMixture(EMMixture):
 
     # ------------------------------------------------------------------ data
     def _check_X(self, X, n_features=None):
-        """X as a float32/float64 C-contiguous 2-D array; ``n_features``: what a fit expects."""
+        """(X as a float32/float64 C-contiguous 2-D array, whether it has NaN cells, i.e.
+        missing values); ``n_features``: what a fit expects.  Infinity is an error."""
         X = as_float_array(X, "X")
         if X.ndim != 2:
             raise ValueError(
@@ -334,10 +397,7 @@ class GaussianMixture(EMMixture):
         check_not_empty(X, X.shape)
         if n_features is not None and X.shape[1] != n_features:
             raise wrong_features(X, n_features, self)
-        i, j = check_finite(X)
-        if i >= 0:
-            raise ValueError(f"X contains NaN or infinity (first at row {i}, column {j})")
-        return X
+        return X, _has_nan(X)
 
     # ------------------------------------------------------------ parameters
     def _check_model_params(self):
@@ -439,6 +499,13 @@ class GaussianMixture(EMMixture):
         tied = ct == "tied"
         center = weights @ means
         block = block_rows(data.n_samples, k, d, (1 if tied else k) if full else 1)
+        plan = data.missing_plan() if getattr(data, "has_nan", False) else None
+        if plan is not None:
+            nk, s1, s2, sq, ll, ch = gauss_missing_pass(
+                data.X, data.w, plan, log_weights, means, cov, _form(ct), mode, seed, stream,
+                data.labels_of(labels), block, center, data.row0)
+            return GaussianStats._trusted(ct, nk, s1, s2[0] if tied else (s2 if full else sq),
+                                          means, center, ll, data.total_weight, ch)
         nk, s1, s2, sq, ll, ch = gauss_pass(
             data.X, data.w, log_weights, means, self._kernel_prec(prec, ct), log_det, full,
             mode, seed, stream, data.labels_of(labels), block, tied, center, data.row0,
@@ -685,9 +752,11 @@ class GaussianMixture(EMMixture):
         reader = self._file_reader(X)
         if reader is not None:
             return self._fit_file(reader, sample_weight)
-        X = self._check_X(X)
+        X, has_nan = self._check_X(X)
         self._check_model_params()
         w = check_sample_weight(sample_weight, X.shape[0])
+        if has_nan:
+            _check_no_empty_rows(X)
         n_rows = n_effective_rows(w, X.shape[0])
         if n_rows < max(2, self.n_components):
             raise ValueError(
@@ -695,7 +764,34 @@ class GaussianMixture(EMMixture):
                 f"n_samples = {n_rows}, n_components = {self.n_components}"
             )
         self._check_inits(X.shape[1])
-        return self._fit_em(_Data(X, w))
+        data = _Data(X, w)
+        if not has_nan:
+            return self._fit_em(data)
+        data.has_nan = True
+        return self._fit_em(data, self._filled_sample(X, w))
+
+    def _filled_sample(self, X, w):
+        """What initialisation sees when X has missing cells: at most 100,000 rows of
+        positive weight (all of them when there are fewer), each NaN replaced by its
+        column's weighted mean over the observed cells.  The fill is for the
+        initialisation only; EM then works on the observed cells alone."""
+        n, d = X.shape
+        total = np.zeros(d)
+        count = np.zeros(d)
+        for lo in range(0, n, _MISSING_SLICE):  # no temporary of size n x d
+            part = X[lo:lo + _MISSING_SLICE]
+            seen = ~np.isnan(part)
+            wp = np.ones(part.shape[0]) if not w.shape[0] else w[lo:lo + _MISSING_SLICE]
+            total += np.where(seen, part, 0.0).T @ wp
+            count += seen.T @ wp
+        # a column never observed (with positive weight) has no mean: 0 then
+        fill = np.divide(total, count, out=np.zeros(d), where=count > 0)
+        seed = self.random_state if isinstance(self.random_state, (int, np.integer)) else None
+        rows = _sources.sample_rows(n, w, _sources.INIT_SAMPLE_ROWS, np.random.default_rng(seed))
+        sample = X[rows]  # a copy
+        holes = np.isnan(sample)
+        sample[holes] = np.broadcast_to(fill.astype(X.dtype), sample.shape)[holes]
+        return _Data(sample, w[rows] if w.shape[0] else w)
 
     # ------------------------------------------------------------ statistics
     def e_step_stats(self, X, y=None, *, sample_weight=None):
@@ -726,9 +822,11 @@ class GaussianMixture(EMMixture):
         """
         params, ct = self._fitted_params()
         ensure(gaussian_fit(ct, "soft", "given"))
-        X = self._check_X(X, n_features=params[1].shape[1])
+        X, has_nan = self._check_X(X, n_features=params[1].shape[1])
         w = check_sample_weight(sample_weight, X.shape[0], scale=False)  # chunks must add up
-        return self._pass(_Data(X, w), params, SOFT, 0, 0, EMPTY_I32, ct)
+        data = _Data(X, w)
+        data.has_nan = has_nan
+        return self._pass(data, params, SOFT, 0, 0, EMPTY_I32, ct)
 
     def m_step(self, stats):
         """Replace the fitted parameters by those that the statistics ``stats`` give.
@@ -892,19 +990,25 @@ class GaussianMixture(EMMixture):
         reader = self._file_reader(X)
         if reader is not None:
             return self._rows_file(reader, ll, resp, labels)
-        X = self._check_X(X, n_features=means.shape[1])
+        X, has_nan = self._check_X(X, n_features=means.shape[1])
         n, k = X.shape[0], means.shape[0]
         with np.errstate(divide="ignore"):
             log_weights = np.log(weights)
         out_ll = np.empty(n) if ll else EMPTY_F64
         out_resp = np.empty((n, k)) if resp else _EMPTY_2D
         out_lab = np.empty(n, dtype=np.int64) if labels else _EMPTY_I64
-        args = (X, log_weights, means, self._kernel_prec(prec, ct), log_det,
-                ct in ("full", "tied"), out_ll, out_resp, out_lab, _EMPTY_2D)
+        if has_nan:
+            fn = _missing_rows
+            args = (X, log_weights, means, self._fitted_params()[0][2], _form(ct), out_ll,
+                    out_resp, out_lab)
+        else:
+            fn = gauss_rows
+            args = (X, log_weights, means, self._kernel_prec(prec, ct), log_det,
+                    ct in ("full", "tied"), out_ll, out_resp, out_lab, _EMPTY_2D)
         if n * k >= _INTERRUPTIBLE_CELLS:
-            run_interruptibly(gauss_rows, *args)
+            run_interruptibly(fn, *args)
         else:  # a thread costs more than the call
-            gauss_rows(*args)
+            fn(*args)
         # As scikit-learn: log-likelihoods and posteriors in the data's dtype.
         with np.errstate(over="ignore"):
             return out_ll.astype(X.dtype, copy=False), out_resp.astype(X.dtype, copy=False), out_lab
