@@ -35,6 +35,7 @@ def items():
     """{name: (dispatcher, signature, cost)} of every compiled function."""
     from ._kernels import binomial as kb
     from ._kernels import gaussian as kg
+    from ._kernels import gaussian_missing as kgm
     from ._kernels import kmeans as kk
 
     costs = {"load": 0.3, "prep_none": 0.2, "prep_tied": 0.3, "log_joint_full": 1.9,
@@ -51,6 +52,8 @@ def items():
         "gaussian pass": (kg.gauss_pass_blocks, kg.PASS_SIGNATURE, 1.0),
         "gaussian rows": (kg.gauss_rows_blocks, kg.PASS_SIGNATURE, 0.8),
         "finite check": (kg.check_finite, kg.CHECK_SIGNATURE, 0.3),
+        "missing-data pass": (kgm.missing_blocks, kgm.MISSING_SIGNATURE, 4.0),
+        "missing-data check": (kgm.check_missing, kgm.CHECK_SIGNATURE, 0.3),
         "Lloyd pass": (kk.lloyd_blocks, kk.LLOYD_SIGNATURE, 0.9),
         "column moments": (kk.moment_blocks, kk.MOMENT_SIGNATURE, 0.8),
         "binomial pass": (kb.binomial_blocks, kb.PASS_SIGNATURE, 0.9),

@@ -344,6 +344,8 @@ class GaussianMixture(EMMixture):
     so it can only win rows back where it is far more likely than the others.
     """
 
+    _input_tags = {"allow_nan": True}  # NaN cells are missing values
+
     def __init__(
         self,
         n_components=1,
@@ -1087,6 +1089,62 @@ class GaussianMixture(EMMixture):
     def aic(self, X):
         """Akaike information criterion on ``X`` (lower is better)."""
         return super().aic(X)
+
+    def impute(self, X, method="mean", random_state=None):
+        """A copy of ``X`` with each missing (NaN) cell filled in from the fitted mixture.
+
+        ``method="mean"``: the conditional expectation of the row's missing cells given
+        its observed ones, ``sum_c p(c | x_o) (mu_cm + S_cmo S_coo^-1 (x_o - mu_co))``
+        (for diag and spherical covariances the missing cells are independent of the
+        observed ones within a component: ``sum_c p(c | x_o) mu_cm``).  ``method="sample"``:
+        a draw from the conditional distribution instead (a component from the posterior
+        ``p(c | x_o)``, then the missing cells from that component's conditional
+        Gaussian): call it with several seeds for multiple imputation.  Observed cells
+        are returned exactly as they are; a row with every cell missing gets the
+        mixture's mean (or a draw from the mixture).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        method : {"mean", "sample"}, default="mean"
+        random_state : int, Generator or RandomState, default=None
+            For ``method="sample"``; defaults to the estimator's ``random_state``.
+
+        Returns
+        -------
+        X_imputed : ndarray of shape (n_samples, n_features)
+            In X's dtype (float32 or float64); never X itself.
+        """
+        (weights, means, cov, _, _), ct = self._fitted_params()
+        check_choice(method, "method", ("mean", "sample"))
+        ensure(gaussian_rows(ct))
+        X, has_nan = self._check_X(X, n_features=means.shape[1])
+        if not has_nan:
+            return X.copy()
+        n, k = X.shape[0], means.shape[0]
+        with np.errstate(divide="ignore"):
+            log_weights = np.log(weights)
+        plan = MissingPlan.of(X)
+        out = X.astype(np.float64)  # a copy: only its NaN cells are written
+        form = _form(ct)
+        if method == "mean":
+            run_interruptibly(gauss_missing_rows, X, plan, log_weights, means, cov, form,
+                              EMPTY_F64, _EMPTY_2D, _EMPTY_I64, out)
+        else:
+            rng = check_random_state(self.random_state if random_state is None else random_state)
+            resp = np.empty((n, k))
+            run_interruptibly(gauss_missing_rows, X, plan, log_weights, means, cov, form,
+                              EMPTY_F64, resp, _EMPTY_I64)
+            u = rng.random(n)
+            cum = np.cumsum(resp, axis=1)
+            # inverse CDF; min(): rounding can leave the last sum a hair below u
+            comp = np.minimum((cum < (u * cum[:, -1])[:, None]).sum(axis=1), k - 1)
+            noise = rng.standard_normal((n, means.shape[1]))
+            run_interruptibly(gauss_missing_rows, X, plan, log_weights, means, cov, form,
+                              EMPTY_F64, _EMPTY_2D, _EMPTY_I64, out, comp.astype(np.int32),
+                              noise)
+        with np.errstate(over="ignore"):
+            return out.astype(X.dtype, copy=False)
 
     def sample(self, n_samples=1, random_state=None):
         """Draw rows from the fitted mixture.

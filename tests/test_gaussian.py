@@ -262,7 +262,7 @@ def test_weight_two_equals_repeated_row_and_zero_equals_removed(ct, dtype):
 def test_float32_input_is_not_copied_and_parameters_stay_float32():
     X = blobs(n=100, dtype=np.float32)[0]
     gm = GaussianMixture(2)
-    assert gm._check_X(X) is X
+    assert gm._check_X(X)[0] is X
     gm.fit(X)
     for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
         assert getattr(gm, name).dtype == np.float32
@@ -344,8 +344,10 @@ def test_k1_d1_duplicates_and_constant_feature(ct):
 @pytest.mark.parametrize(
     "X, match",
     [
-        ([[1.0, np.nan], [2.0, 3.0], [1.0, 1.0]], "NaN or infinity .*row 0, column 1"),
-        ([[1.0, 2.0], [np.inf, 3.0], [1.0, 1.0]], "NaN or infinity"),
+        ([[1.0, np.nan], [2.0, 3.0], [1.0, np.inf]], "infinity .*row 2, column 1"),
+        ([[1.0, 2.0], [-np.inf, 3.0], [1.0, 1.0]], "infinity"),
+        ([[1.0, 2.0], [np.nan, np.nan], [1.0, 1.0], [np.nan, np.nan]],
+         "every value missing .*rows 1, 3"),
         ([1.0, 2.0, 3.0], "2-D array.*reshape"),
         (np.empty((0, 2)), "empty"),
         ([["a", "b"], ["c", "d"]], "numeric"),
