@@ -52,7 +52,7 @@ def items():
         "gaussian pass": (kg.gauss_pass_blocks, kg.PASS_SIGNATURE, 1.0),
         "gaussian rows": (kg.gauss_rows_blocks, kg.PASS_SIGNATURE, 0.8),
         "finite check": (kg.check_finite, kg.CHECK_SIGNATURE, 0.3),
-        "missing-data pass": (kgm.missing_blocks, kgm.MISSING_SIGNATURE, 4.0),
+        "missing-data pass": (kgm.missing_blocks, kgm.MISSING_SIGNATURE, 8.0),
         "missing-data check": (kgm.check_missing, kgm.CHECK_SIGNATURE, 0.3),
         "Lloyd pass": (kk.lloyd_blocks, kk.LLOYD_SIGNATURE, 0.9),
         "column moments": (kk.moment_blocks, kk.MOMENT_SIGNATURE, 0.8),

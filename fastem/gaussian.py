@@ -55,7 +55,6 @@ _EMPTY_I64 = np.empty(0, dtype=np.int64)
 _KMEANS_MAX_ITER = 300
 _KMEANS_SEED_ROWS = 50_000  # k-means++ seeding runs on a random subset of this many rows
 _INTERRUPTIBLE_CELLS = 1 << 20  # predict & co. on more rows x components: Ctrl-C-safe
-_MISSING_SLICE = 1 << 16  # rows per slice of the column means of data with missing cells
 
 
 class _Data(InMemoryData):
@@ -95,19 +94,49 @@ class _Data(InMemoryData):
         return self._plan
 
 
-def _file_data(reader, w, chunk_rows):
+def _file_data(reader, w, chunk_rows, fit=False):
     """The rows of a memory-mapped file as chunks (``_sources.FileData``), each checked
-    for NaN and infinity the first time it is read."""
+    the first time it is read: infinity is an error, a NaN cell a missing value (the
+    chunk then runs the missing-data kernel), and for a fit (``fit``) a row with every
+    cell missing an error."""
+    nan_chunks = set()
 
     def make(X, lo, hi, first):
-        if first:
-            _check_chunk_finite(X, lo)
-        return _Data(X, w[lo:hi] if w.shape[0] else w)
+        if first and _check_chunk(X, lo, fit):
+            nan_chunks.add(lo)
+        part = _Data(X, w[lo:hi] if w.shape[0] else w)
+        part.has_nan = lo in nan_chunks
+        return part
 
     data = FileData(reader, chunk_rows, make)
     data.w = w
     data.total_weight = float(data.n_samples) if w.shape[0] == 0 else float(w.sum())
+    data.nan_chunks = nan_chunks
     return data
+
+
+def _check_chunk(X, lo, fit):
+    """Whether rows ``lo, ...`` (X) have a NaN cell; a ValueError for infinity and, in a
+    fit, for a row with every cell missing (row numbers of the whole data)."""
+    message = _chunk_problem(X, lo, fit)
+    if message is not None:
+        raise ValueError(message)
+    return bool(check_finite(X)[0] >= 0)
+
+
+def _chunk_problem(X, lo, fit):
+    """``_check_chunk``'s error message, or None."""
+    i, j = check_finite(X)
+    if i < 0:
+        return None
+    (i, j), empty, _ = check_missing(X)
+    if i >= 0:
+        return (f"X contains infinity (first at row {lo + i}, column {j}); NaN marks a "
+                "missing value, infinity is not allowed")
+    if fit and empty >= 0:
+        return (f"X has rows with every value missing (NaN), which carry no information: "
+                f"row {lo + empty} is the first. Drop them before fitting.")
+    return None
 
 
 def _has_nan(X):
@@ -139,10 +168,20 @@ def _check_no_empty_rows(X):
                      "them before fitting.")
 
 
-def _check_chunk_finite(X, lo):
-    i, j = check_finite(X)
-    if i >= 0:
-        raise ValueError(f"X contains NaN or infinity (first at row {lo + i}, column {j})")
+def _fill_missing(sample):
+    """The initialisation's sample (a ``_Data`` that owns its X) with each NaN replaced
+    by its column's weighted mean over the sample's observed cells (0 for a column with
+    none).  The fill is for the initialisation only: EM then uses the observed cells
+    alone."""
+    X, w = sample.X, sample.w
+    holes = np.isnan(X)
+    if holes.any():
+        wr = np.ones(X.shape[0]) if not w.shape[0] else w
+        seen = (~holes).T @ wr
+        total = np.where(holes, 0.0, X).T @ wr
+        fill = np.divide(total, seen, out=np.zeros(X.shape[1]), where=seen > 0)
+        X[holes] = np.broadcast_to(fill.astype(X.dtype), X.shape)[holes]
+    return sample
 
 
 def _form(covariance_type):
@@ -168,8 +207,10 @@ class _Lloyd:
         return Sums((cnt, sums, changed))
 
 
-def _dask_chunk(row0, top, X, w):
-    """A Dask block (on its worker) as a chunk; ``top``: the weights' scale (None: as given)."""
+def _dask_chunk(row0, const, X, w):
+    """A Dask block (on its worker) as a chunk; ``const``: the weights' scale (None: as
+    given), or (that scale, whether the block has NaN cells)."""
+    top, has_nan = const if isinstance(const, tuple) else (const, False)
     X = np.asarray(X)
     X = np.ascontiguousarray(X, dtype=np.float32 if X.dtype == np.float32 else np.float64)
     if w is None:
@@ -179,19 +220,19 @@ def _dask_chunk(row0, top, X, w):
         w = w if top is None else w / top
     part = _Data(X, w)
     part.row0 = row0
+    part.has_nan = has_nan
     return part
 
 
 def check_block(chunk, labels):
     """What a fit must know of a block before EM (one pass over the blocks): what is
-    wrong with its data (the message of the first row with NaN or infinity) or None; its first weight that is not
-    finite or negative (global row, which) or None; the sum and maximum of its weights
-    and its rows of positive weight (None without weights)."""
-    i, j = check_finite(chunk.X)
-    bad_x = None
-    if i >= 0:
-        bad_x = f"X contains NaN or infinity (first at row {chunk.row0 + i}, column {j})"
-    return (bad_x, *check_block_weights(chunk))
+    wrong with its data (the message of its first row with infinity or with every cell
+    missing) or None; its first weight that is not finite or negative (global row,
+    which) or None; the sum and maximum of its weights and its rows of positive weight
+    (None without weights); whether it has NaN cells (missing values)."""
+    bad_x = _chunk_problem(chunk.X, chunk.row0, True)
+    has_nan = bad_x is None and bool(check_finite(chunk.X)[0] >= 0)
+    return (bad_x, *check_block_weights(chunk), has_nan)
 
 
 def check_block_weights(chunk):
@@ -774,26 +815,11 @@ class GaussianMixture(EMMixture):
 
     def _filled_sample(self, X, w):
         """What initialisation sees when X has missing cells: at most 100,000 rows of
-        positive weight (all of them when there are fewer), each NaN replaced by its
-        column's weighted mean over the observed cells.  The fill is for the
-        initialisation only; EM then works on the observed cells alone."""
-        n, d = X.shape
-        total = np.zeros(d)
-        count = np.zeros(d)
-        for lo in range(0, n, _MISSING_SLICE):  # no temporary of size n x d
-            part = X[lo:lo + _MISSING_SLICE]
-            seen = ~np.isnan(part)
-            wp = np.ones(part.shape[0]) if not w.shape[0] else w[lo:lo + _MISSING_SLICE]
-            total += np.where(seen, part, 0.0).T @ wp
-            count += seen.T @ wp
-        # a column never observed (with positive weight) has no mean: 0 then
-        fill = np.divide(total, count, out=np.zeros(d), where=count > 0)
+        positive weight (all of them when there are fewer), with ``_fill_missing``."""
         seed = self.random_state if isinstance(self.random_state, (int, np.integer)) else None
-        rows = _sources.sample_rows(n, w, _sources.INIT_SAMPLE_ROWS, np.random.default_rng(seed))
-        sample = X[rows]  # a copy
-        holes = np.isnan(sample)
-        sample[holes] = np.broadcast_to(fill.astype(X.dtype), sample.shape)[holes]
-        return _Data(sample, w[rows] if w.shape[0] else w)
+        rows = _sources.sample_rows(X.shape[0], w, _sources.INIT_SAMPLE_ROWS,
+                                    np.random.default_rng(seed))
+        return _fill_missing(_Data(X[rows], w[rows] if w.shape[0] else w))  # X[rows]: a copy
 
     # ------------------------------------------------------------ statistics
     def e_step_stats(self, X, y=None, *, sample_weight=None):
@@ -927,9 +953,18 @@ class GaussianMixture(EMMixture):
         seed = self.random_state if isinstance(self.random_state, (int, np.integer)) else None
         rows = _sources.sample_rows(n, w, _sources.INIT_SAMPLE_ROWS, np.random.default_rng(seed))
         sample = reader.rows(rows)
-        _check_chunk_finite(sample, 0)
         init = _Data(sample, w[rows] if w.shape[0] else w)
-        data = _file_data(reader, w, self._chunk_rows_for(reader))
+        data = _file_data(reader, w, self._chunk_rows_for(reader), fit=True)
+        has_nan = _check_chunk(sample, 0, True)
+        if not has_nan and rows.shape[0] < n:
+            # A NaN outside the sample would reach the k-means passes of the init, which
+            # run over the file: check every chunk first (the chunks are checked once, on
+            # their first read, so this costs one read of the file).
+            for _ in data.chunks():
+                pass
+            has_nan = bool(data.nan_chunks)
+        if has_nan:
+            return self._fit_em(data, _fill_missing(init))  # the init sees the sample alone
         if rows.shape[0] < n:
             init.source = data  # the sample seeds; the passes of the init run over the file
         return self._fit_em(data, init)
@@ -945,16 +980,20 @@ class GaussianMixture(EMMixture):
         dt = np.float32 if X.dtype == np.float32 else np.float64
         wd = _dask.weights_like(sample_weight, X)
         data = _dask.DaskData([X, wd], _dask_chunk, d, dt)
-        top, total, n_rows = weights_from_checks(data.map(check_block), n)
+        checks = data.map(check_block)
+        top, total, n_rows = weights_from_checks(checks, n)
         if n_rows < max(2, self.n_components):
             raise ValueError(
                 f"Expected n_samples >= max(2, n_components) rows with positive weight, got "
                 f"n_samples = {n_rows}, n_components = {self.n_components}"
             )
         self._check_inits(d)
-        data.consts = [top] * data.n_blocks
+        data.consts = [(top, c[3]) for c in checks]
         data.total_weight = total
         init = self._dask_sample(data, X, wd, top, n_rows)
+        if any(c[3] for c in checks):
+            init.__dict__.pop("source", None)  # the k-means passes would meet NaN cells
+            init = _fill_missing(init)
         return self._fit_em(data, init)
 
     def _dask_sample(self, data, X, wd, top, n_rows):
@@ -1045,10 +1084,14 @@ class GaussianMixture(EMMixture):
         kprec = self._kernel_prec(prec, ct)
         for part in data.chunks():
             lo, hi = part.row0, part.row0 + part.n_samples
-            run_interruptibly(gauss_rows, part.X, log_weights, means, kprec, log_det,
-                              ct in ("full", "tied"), out_ll[lo:hi] if ll else EMPTY_F64,
-                              out_resp[lo:hi] if resp else _EMPTY_2D,
-                              out_lab[lo:hi] if labels else _EMPTY_I64, _EMPTY_2D)
+            outs = (out_ll[lo:hi] if ll else EMPTY_F64, out_resp[lo:hi] if resp else _EMPTY_2D,
+                    out_lab[lo:hi] if labels else _EMPTY_I64)
+            if part.has_nan:
+                run_interruptibly(_missing_rows, part.X, log_weights, means,
+                                  self._fitted_params()[0][2], _form(ct), *outs)
+            else:
+                run_interruptibly(gauss_rows, part.X, log_weights, means, kprec, log_det,
+                                  ct in ("full", "tied"), *outs, _EMPTY_2D)
         dt = reader.dtype
         with np.errstate(over="ignore"):
             return out_ll.astype(dt, copy=False), out_resp.astype(dt, copy=False), out_lab

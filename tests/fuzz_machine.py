@@ -386,8 +386,11 @@ def build_gauss(spec, tmpdir):
     canon, readable = canonical(obj)
     if not readable:
         return Built(obj, None, readable, spec)
+    # a NaN cell is a missing value (issue 13); infinity is not
     valid = bool(canon.ndim == 2 and canon.shape[0] > 0 and canon.shape[1] > 0
-                 and np.all(np.isfinite(canon)))
+                 and not np.any(np.isinf(canon)))
+    if valid and np.isnan(canon).all(axis=1).any():
+        valid = None  # a row with no observed cell: fit refuses it, the rest take it
     return Built(obj, canon, valid, spec)
 
 

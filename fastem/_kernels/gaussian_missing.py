@@ -128,7 +128,6 @@ def missing_blocks(b0, b1, XS, XD, w, rows, seg, blk, perm, n_obs, form, log_wei
     ``labels[i]`` with the standard normals ``noise`` (n, d).  ``row0``: the first row's
     index in the whole data (the random modes draw by global row).
     """
-    n = max(XS.shape[0], XD.shape[0])
     k, d = means.shape
     f64 = XD.shape[0] > 0
     has_w = w.shape[0] > 0
