@@ -64,11 +64,16 @@ def test_views_float32_and_refusals(data_file, tmp_path):
         g = GaussianMixture(2, random_state=0, chunk_bytes=4_000).fit(M32)
     assert g.means_.dtype == np.float32
     assert g.score_samples(M32).dtype == np.float32
-    bad = tmp_path / "nan.npy"
+    bad = tmp_path / "inf.npy"
     Xn = X.copy()
-    Xn[4321, 1] = np.nan
+    Xn[4321, 1] = np.inf  # a NaN is a missing value (issue 13); infinity is an error
     np.save(bad, Xn)
-    with pytest.raises(ValueError, match="row 4321, column 1"):
+    with pytest.raises(ValueError, match="infinity .*row 4321, column 1"):
+        GaussianMixture(2, chunk_bytes=4_000).fit(np.load(bad, mmap_mode="r"))
+    Xn[4321, 1] = 0.0
+    Xn[4400] = np.nan
+    np.save(bad, Xn)
+    with pytest.raises(ValueError, match="every value missing.*row 4400"):
         GaussianMixture(2, chunk_bytes=4_000).fit(np.load(bad, mmap_mode="r"))
     with pytest.raises(ValueError, match="chunk_bytes"):
         GaussianMixture(2, chunk_bytes=0).fit(M)
