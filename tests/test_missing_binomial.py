@@ -177,8 +177,9 @@ def test_the_readme_example_runs():
     import pathlib
 
     text = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
-    start = text.index("## Missing values")
-    code = text[text.index("```python", start) + 9:text.index("```", text.index("```python", start) + 9)]
+    start = text.index("fastem.BinomialMixture(2, trials=10", text.index("## Missing values"))
+    begin = text.rindex("```python", 0, start) + 9
+    code = text[begin:text.index("```", begin)]
     scope = {"np": np}
     exec(compile("import fastem\n" + code, "README.md", "exec"), scope)  # noqa: S102
     assert np.all(np.abs(scope["bm"].probs_ - 0.3) < 0.05)

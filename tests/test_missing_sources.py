@@ -81,3 +81,19 @@ def test_a_dask_array_with_nan_blocks_gives_the_in_memory_fit():
                                    rtol=1e-12, atol=1e-15)
     default = _fit(GaussianMixture(2, random_state=0), dX)
     assert sorted(np.round(default.means_[:, 0])) == [-2.0, 2.0]
+
+
+def test_the_readme_example_runs():
+    import pathlib
+
+    text = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
+    begin = text.index("```python", text.index("## Missing values")) + 9
+    code = text[begin:text.index("```", begin)]
+    assert "GaussianMixture" in code and "impute" in code
+    scope = {"np": np}
+    exec(compile("import fastem\n" + code, "README.md", "exec"), scope)  # noqa: S102
+    X, filled = scope["X"], scope["X_filled"]
+    seen = ~np.isnan(X)
+    assert np.array_equal(filled[seen], X[seen]) and not np.isnan(filled).any()
+    for draw in scope["draws"]:
+        assert np.array_equal(draw[seen], X[seen]) and not np.isnan(draw).any()
