@@ -262,6 +262,9 @@ def missing_blocks(b0, b1, XS, XD, w, rows, seg, blk, perm, n_obs, form, log_wei
                 for r in range(m):
                     rll[r] = mx[r] + cum[r]  # -inf for a lost row (mx = -inf)
                     acc[r] = 1.0 / acc[r]
+                if no == 0:  # nothing observed: log sum_c w_c = log 1, exactly
+                    for r in range(m):
+                        rll[r] = 0.0
                 if not stats:
                     if out_ll.shape[0] > 0:
                         for r in range(m):
