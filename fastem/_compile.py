@@ -65,6 +65,10 @@ def items():
     return out
 
 
+# What data with NaN cells (missing values) compile besides a complete-data fit's names.
+MISSING_DATA = ("missing-data check", "missing-data pass")
+
+
 def gaussian_fit(covariance_type, mode, init_params):
     """Names a Gaussian fit compiles, or () for an unknown parameter value."""
     from ._kernels._common import FIXED, RANDOM, SOFT

@@ -4,7 +4,7 @@ import numpy as np
 
 from ._em import ChunkStats, EMMixture, check_interrupt, run_interruptibly
 from . import _sources
-from ._compile import ensure, gaussian_fit, gaussian_rows
+from ._compile import MISSING_DATA, ensure, gaussian_fit, gaussian_rows
 from ._dask import is_dask_array
 from ._missing import MissingPlan
 from ._sources import (
@@ -789,13 +789,15 @@ class GaussianMixture(EMMixture):
         -------
         self : GaussianMixture
         """
-        ensure(gaussian_fit(self.covariance_type, self.mode, self.init_params))
-        if is_dask_array(X):
-            return self._fit_dask(X, sample_weight)
-        reader = self._file_reader(X)
-        if reader is not None:
-            return self._fit_file(reader, sample_weight)
+        names = gaussian_fit(self.covariance_type, self.mode, self.init_params)
+        if is_dask_array(X) or self._file_reader(X) is not None:
+            ensure(names)  # NaN cells show in the fit's checks: those kernels compile then
+            if is_dask_array(X):
+                return self._fit_dask(X, sample_weight)
+            return self._fit_file(self._file_reader(X), sample_weight)
         X, has_nan = self._check_X(X)
+        # with NaN cells, the missing-data kernels compile beside the others (see _compile)
+        ensure(names + MISSING_DATA if has_nan else names)
         self._check_model_params()
         w = check_sample_weight(sample_weight, X.shape[0])
         if has_nan:
@@ -851,6 +853,8 @@ class GaussianMixture(EMMixture):
         params, ct = self._fitted_params()
         ensure(gaussian_fit(ct, "soft", "given"))
         X, has_nan = self._check_X(X, n_features=params[1].shape[1])
+        if has_nan:
+            ensure(MISSING_DATA)
         w = check_sample_weight(sample_weight, X.shape[0], scale=False)  # chunks must add up
         data = _Data(X, w)
         data.has_nan = has_nan
@@ -1025,13 +1029,15 @@ class GaussianMixture(EMMixture):
 
     def _rows(self, X, ll=False, resp=False, labels=False):
         (weights, means, _, prec, log_det), ct = self._fitted_params()
-        ensure(gaussian_rows(ct))
         if is_dask_array(X):
+            ensure(gaussian_rows(ct))
             return self._rows_dask(X, means.shape, ll, resp, labels)
         reader = self._file_reader(X)
         if reader is not None:
+            ensure(gaussian_rows(ct))
             return self._rows_file(reader, ll, resp, labels)
         X, has_nan = self._check_X(X, n_features=means.shape[1])
+        ensure(gaussian_rows(ct) + MISSING_DATA if has_nan else gaussian_rows(ct))
         n, k = X.shape[0], means.shape[0]
         with np.errstate(divide="ignore"):
             log_weights = np.log(weights)
@@ -1160,10 +1166,10 @@ class GaussianMixture(EMMixture):
         """
         (weights, means, cov, _, _), ct = self._fitted_params()
         check_choice(method, "method", ("mean", "sample"))
-        ensure(gaussian_rows(ct))
         X, has_nan = self._check_X(X, n_features=means.shape[1])
         if not has_nan:
             return X.copy()
+        ensure(MISSING_DATA)
         n, k = X.shape[0], means.shape[0]
         with np.errstate(divide="ignore"):
             log_weights = np.log(weights)

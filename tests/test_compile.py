@@ -32,23 +32,30 @@ _CHILD = textwrap.dedent("""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 2))
     X[150:] += 6
+    XN = X.copy()
+    XN[::7, 1] = np.nan  # missing values: the missing-data kernels
     C = rng.binomial(10, 0.3, size=(300, 3)).astype(float)
     warnings.simplefilter("ignore")
     out = {}
     for case in json.loads(sys.argv[1]):
         kind, a, b = case
-        if kind == "gaussian":
+        if kind.startswith("gaussian"):
             names = _compile.gaussian_fit(a, b, "kmeans") + _compile.gaussian_rows(a)
+            if kind == "gaussian-nan":
+                names += _compile.MISSING_DATA
         else:
             names = _compile.binomial_fit(a, b) + _compile.binomial_rows()
         _compile.ensure(names, n_jobs=1)
         compiled.clear()
         with event.install_listener("numba:compile", Listener()):
-            if kind == "gaussian":
+            if kind.startswith("gaussian"):
+                Xk = XN if kind == "gaussian-nan" else X
                 g = fastem.GaussianMixture(2, covariance_type=a, mode=b, max_iter=3,
-                                           random_state=0).fit(X)
-                g.predict(X)
-                g.score_samples(X)
+                                           random_state=0).fit(Xk)
+                g.predict(Xk)
+                g.score_samples(Xk)
+                if kind == "gaussian-nan":
+                    g.impute(Xk)
             else:
                 m = fastem.BinomialMixture(2, trials=10, mode=a, init_params=b, max_iter=3,
                                            random_state=0).fit(C)
@@ -66,7 +73,7 @@ def test_ensure_lists_everything_a_fit_and_its_predictions_compile(tmp_path):
     import json
 
     cases = [["gaussian", "full", "soft"], ["gaussian", "spherical", "hard"],
-             ["binomial", "soft", "random"]]
+             ["binomial", "soft", "random"], ["gaussian-nan", "full", "soft"]]
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
     out = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(cases)], env=env,
                          capture_output=True, text=True, timeout=900)
