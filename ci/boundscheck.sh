@@ -14,4 +14,5 @@ NUMBA_BOUNDSCHECK=1 NUMBA_OPT=0 NUMBA_CACHE_DIR="$cache" FASTEM_HYPOTHESIS_EXAMP
   .venv/bin/pytest -q -p no:cacheprovider -W "ignore:Cannot cache compiled function" \
   tests/test_kernels_gaussian.py tests/test_kernels_binomial.py tests/test_kernels_safety.py \
   tests/test_gaussian.py tests/test_binomial.py tests/test_safety.py \
-  tests/test_properties_gaussian.py tests/test_properties_binomial.py
+  tests/test_properties_gaussian.py tests/test_properties_binomial.py \
+  tests/test_kernels_missing.py tests/test_missing_gaussian.py tests/test_missing_binomial.py
