@@ -54,6 +54,8 @@ def items():
         "finite check": (kg.check_finite, kg.CHECK_SIGNATURE, 0.3),
         "missing-data pass": (kgm.missing_blocks, kgm.MISSING_SIGNATURE, 8.0),
         "missing-data check": (kgm.check_missing, kgm.CHECK_SIGNATURE, 0.3),
+        "missing-data patterns": (kgm.group_rows, kgm.GROUP_SIGNATURE, 0.4),
+        "missing-data rows": (kgm.place_rows, kgm.PLACE_SIGNATURE, 0.2),
         "Lloyd pass": (kk.lloyd_blocks, kk.LLOYD_SIGNATURE, 0.9),
         "column moments": (kk.moment_blocks, kk.MOMENT_SIGNATURE, 0.8),
         "binomial pass": (kb.binomial_blocks, kb.PASS_SIGNATURE, 0.9),
@@ -66,7 +68,8 @@ def items():
 
 
 # What data with NaN cells (missing values) compile besides a complete-data fit's names.
-MISSING_DATA = ("missing-data check", "missing-data pass")
+MISSING_DATA = ("missing-data check", "missing-data pass", "missing-data patterns",
+                "missing-data rows")
 
 
 def gaussian_fit(covariance_type, mode, init_params):

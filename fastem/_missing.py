@@ -10,6 +10,7 @@ size n (the rows in pattern order) and the patterns themselves.
 import numpy as np
 
 _SLICE = 1 << 16  # rows per slice of the mask packing
+_MAX_COMPILED_D = 62  # a row's NaN mask fits an int64 key
 
 
 class PatternIndex:
@@ -35,6 +36,35 @@ class PatternIndex:
     @classmethod
     def of(cls, X):
         """The pattern index of a 2-D float array X (NaN = missing)."""
+        n, d = X.shape
+        if d <= _MAX_COMPILED_D and X.dtype in (np.float32, np.float64):
+            return cls._compiled(X)
+        return cls._packed(X)
+
+    @classmethod
+    def _compiled(cls, X):
+        """One compiled pass with a hash table of the rows' NaN bit masks, then a
+        counting sort: O(n d), no sort of n keys."""
+        from ._kernels import gaussian_missing as kgm
+        from ._kernels._jit import prepared
+        from ._passes import slots
+
+        n, d = X.shape
+        label = np.empty(n, dtype=np.int64)
+        first = np.empty(max(1, min(n, 1 << d)), dtype=np.int64)
+        bits = max(4, int(np.ceil(np.log2(2 * first.shape[0]))))  # table at most half full
+        n_pat = int(prepared(kgm.group_rows, kgm.GROUP_SIGNATURE)(*slots(X), bits, label,
+                                                                    first))
+        starts = np.zeros(n_pat + 1, dtype=np.int64)
+        np.cumsum(np.bincount(label, minlength=n_pat), out=starts[1:])
+        rows = np.empty(n, dtype=np.int64)
+        prepared(kgm.place_rows, kgm.PLACE_SIGNATURE)(label, starts, rows)
+        patterns = np.isnan(X[first[:n_pat]])
+        return cls(patterns, rows, starts)
+
+    @classmethod
+    def _packed(cls, X):
+        """Any width: the masks packed to bytes, grouped by a sort."""
         n, d = X.shape
         width = (d + 7) // 8
         packed = np.empty((n, width), dtype=np.uint8)

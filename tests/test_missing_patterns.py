@@ -16,7 +16,7 @@ def _naive(X):
     return groups  # insertion order: the order of each pattern's first row
 
 
-@pytest.mark.parametrize("d", [1, 3, 8, 9, 17, 70])
+@pytest.mark.parametrize("d", [1, 3, 8, 9, 17, 62, 63, 70])  # > 62: the packed-bytes path
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_patterns_group_the_rows_as_a_dictionary_does(d, dtype):
     rng = np.random.default_rng(d)
@@ -56,3 +56,13 @@ def test_complete_data_is_one_pattern():
     idx = PatternIndex.of(np.ones((10, 4)))
     assert idx.n_patterns == 1 and not idx.patterns.any()
     assert np.array_equal(idx.rows, np.arange(10))
+
+
+@pytest.mark.parametrize("d", [2, 16, 40])
+def test_the_compiled_grouping_equals_the_packed_one(d):
+    rng = np.random.default_rng(d)
+    X = rng.normal(size=(3000, d))
+    X[rng.random(X.shape) < 0.2] = np.nan
+    a, b = PatternIndex._compiled(X), PatternIndex._packed(X)
+    for name in ("patterns", "rows", "starts"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name

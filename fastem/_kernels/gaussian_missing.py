@@ -443,3 +443,53 @@ def check_missing(XS, XD):
 
 
 CHECK_SIGNATURE = data()
+
+
+_HASH = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: golden-ratio multiplier
+
+
+@kernel
+def group_rows(XS, XD, table_bits, label, first):
+    """Number the rows' patterns of NaN cells (d <= 62) in the order of their first row:
+    label[i] = the pattern of row i, first[p] = the first row of pattern p; returns the
+    number of patterns.  One pass, an open-addressing table of 2**table_bits keys (the
+    key: a row's bit mask of NaN cells), no sort."""
+    f64 = XD.shape[0] > 0
+    n = XD.shape[0] if f64 else XS.shape[0]
+    d = XD.shape[1] if f64 else XS.shape[1]
+    size = 1 << table_bits
+    mask = size - 1
+    shift = np.uint64(64 - table_bits)
+    keys = np.full(size, -1, dtype=np.int64)
+    ids = np.empty(size, dtype=np.int64)
+    n_pat = 0
+    for i in range(n):
+        key = 0
+        for j in range(d):
+            v = np.float64(XD[i, j]) if f64 else np.float64(XS[i, j])
+            if v != v:
+                key |= 1 << j
+        h = np.int64((np.uint64(key) * _HASH) >> shift)
+        while keys[h] != -1 and keys[h] != key:
+            h = (h + 1) & mask
+        if keys[h] == -1:
+            keys[h] = key
+            ids[h] = n_pat
+            first[n_pat] = i
+            n_pat += 1
+        label[i] = ids[h]
+    return n_pat
+
+
+@kernel
+def place_rows(label, starts, rows):
+    """Counting sort: rows[starts[p]:starts[p + 1]] = the rows of pattern p, in order."""
+    pos = starts[:-1].copy()
+    for i in range(label.shape[0]):
+        p = label[i]
+        rows[pos[p]] = i
+        pos[p] += 1
+
+
+GROUP_SIGNATURE = (*data(), INT, rw(1, I64), rw(1, I64))
+PLACE_SIGNATURE = (ro(1, I64), ro(1, I64), rw(1, I64))
