@@ -30,6 +30,7 @@ import math
 import numpy as np
 
 from ._common import CHUNK, FIXED, RANDOM, ROWS, SOFT, STOCHASTIC, chunk_posterior
+from .gaussian import _chunk_gram_centered, _chunk_maha_full
 from ._jit import I32, I64, INT, SEED, data, kernel, ro, rw
 from ._vmath import log_pos
 from .rng import open_uniform, stream_key, uniform
@@ -80,6 +81,22 @@ def _factor(S, perm, no, Lc, Wc, Cc):
             Cc[i, j] = s
             Cc[j, i] = s
     return half
+
+
+@kernel
+def _precision_factor(Lc, d, P):
+    """P (d, d) = (L^-1)^T, upper triangular, P P^T = S^-1, from ``_factor``'s Lc (the
+    strictly lower part of L, 1 / L[a, a] on the diagonal): the complete-data kernels'
+    form of a precision factor."""
+    for b in range(d):
+        P[b, b] = Lc[b, b]
+        for a in range(b + 1, d):  # column b of L^-1, by forward substitution
+            t = 0.0
+            for q in range(b, a):
+                t -= Lc[a, q] * P[b, q]
+            P[b, a] = t * Lc[a, a]
+        for a in range(b):
+            P[b, a] = 0.0
 
 
 @kernel
@@ -140,13 +157,16 @@ def missing_blocks(b0, b1, XS, XD, w, rows, seg, blk, perm, n_obs, form, log_wei
     sampling = want_imp and track
     XT = np.empty((d, CHUNK))  # observed cells, in the pattern's column order
     Z = np.empty((k, d, CHUNK))  # whitened residuals per component
-    E = np.empty((d, CHUNK))  # x_hat - reference, in the data's column order
+    E = np.empty((d, CHUNK))  # x_hat (observed cells, conditional means), in column order
     L = np.empty((k, CHUNK))
     Q = np.empty((k, CHUNK))
     Lc = np.zeros((nf, d, d))
     Wc = np.zeros((nf, d, d))
     Cc = np.zeros((nf, d, d))
     half = np.empty(nf)
+    scratch = np.zeros(d)  # the tied statistics' unused first moments about the centre
+    Pc = np.zeros((nf, d, d))  # complete rows: the precision factors (L^-1)^T
+    Y = np.empty((d, CHUNK))
     f = np.empty((5, CHUNK))
     mx, acc, cum, wrow, rll = f[0], f[1], f[2], f[3], f[4]
     ib = np.empty((3, CHUNK), dtype=np.int64)
@@ -175,6 +195,8 @@ def missing_blocks(b0, b1, XS, XD, w, rows, seg, blk, perm, n_obs, form, log_wei
                     half[c] = _factor(cov[c], pp, no, Lc[c], Wc[c], Cc[c])
                     if sampling:
                         _cholesky_in_place(Cc[c], nm)
+                    if nm == 0:
+                        _precision_factor(Lc[c], d, Pc[c])
             for start in range(lo, hi, CHUNK):
                 m = min(CHUNK, hi - start)
                 for r in range(m):
@@ -193,6 +215,16 @@ def missing_blocks(b0, b1, XS, XD, w, rows, seg, blk, perm, n_obs, form, log_wei
                     fc = 0 if tied else c
                     Zc = Z[c]
                     Lf = Lc[fc]
+                    if nm == 0 and not diag:
+                        # a complete row: the blocked Mahalanobis distance of the
+                        # complete-data kernel (no whitened residuals needed)
+                        _chunk_maha_full(XT, means[c], m, Pc, fc, Y, Q[c])
+                        base = log_weights[c] - 0.5 * no * _LOG_2PI - half[fc]
+                        if not (half[fc] == half[fc]):
+                            base = -np.inf
+                        for r in range(m):
+                            L[c, r] = base - 0.5 * Q[c, r]
+                        continue
                     for a in range(no):
                         mu = means[c, pp[a]]
                         for r in range(m):
@@ -371,39 +403,31 @@ def missing_blocks(b0, b1, XS, XD, w, rows, seg, blk, perm, n_obs, form, log_wei
                             col = pp[no + j]
                             p_s2[b, c, 0, col] += t * cov[c, 0, col]
                         continue
-                    # x_hat - mu_c: observed cells, then the missing ones from W^T z
+                    # x_hat: the observed cells, then the missing ones, mu_m + W^T z
                     for a in range(no):
                         col = pp[a]
-                        mu = means[c, col]
                         for r in range(m):
-                            E[col, r] = XT[a, r] - mu
+                            E[col, r] = XT[a, r]
                     for j in range(nm):
                         col = pp[no + j]
+                        mu = means[c, col]
                         for r in range(m):
-                            E[col, r] = 0.0
+                            E[col, r] = mu
                         for a in range(no):
                             g = Wc[fc, a, j]
                             for r in range(m):
                                 E[col, r] += g * Zc[a, r]
-                    for j in range(d):
-                        u = 0.0
-                        for r in range(m):
-                            u += R[r] * E[j, r]
-                        p_s1[b, c, j] += u
-                    if tied:
-                        for j in range(d):  # about the centre
-                            sh = means[c, j] - center[j]
-                            for r in range(m):
-                                E[j, r] += sh
                     S2 = p_s2[b, fc]
-                    for j in range(d):
-                        for r in range(m):
-                            cum[r] = R[r] * E[j, r]
-                        for l in range(j, d):
-                            v = 0.0
+                    if tied:  # s1 about the means, the second moment about the centre
+                        for j in range(d):
+                            mu = means[c, j]
+                            u = 0.0
                             for r in range(m):
-                                v += cum[r] * E[l, r]
-                            S2[j, l] += v
+                                u += R[r] * (E[j, r] - mu)
+                            p_s1[b, c, j] += u
+                        _chunk_gram_centered(E, R, center, m, S2, scratch)
+                    else:
+                        _chunk_gram_centered(E, R, means[c], m, S2, p_s1[b, c])
                     for i in range(nm):
                         ci = pp[no + i]
                         for j in range(nm):
