@@ -133,7 +133,7 @@ class EMMixture(BaseEstimator):
 
         A density estimator (like scikit-learn's GaussianMixture: ``score_samples`` and
         ``score``; ``predict`` gives cluster labels as well), unsupervised, fitted
-        before use, dense 2-D float input without NaN, and non-deterministic when
+        before use, dense 2-D float input (NaN: a missing value), and non-deterministic when
         ``random_state`` is None (initialisation draws from fresh entropy).
         """
         from sklearn.utils import InputTags, Tags, TargetTags

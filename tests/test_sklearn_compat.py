@@ -36,7 +36,7 @@ def test_tags_say_what_is_true(cls):
     assert tags.estimator_type == "density_estimator"
     assert tags.requires_fit and not tags.target_tags.required
     assert tags.input_tags.two_d_array and not tags.input_tags.sparse
-    assert tags.input_tags.allow_nan == (cls is fastem.BinomialMixture)  # a missing count
+    assert tags.input_tags.allow_nan  # a NaN cell is a missing value (issue 13)
     assert tags.non_deterministic  # random_state=None: fresh entropy per fit
     assert not get_tags(cls(random_state=0)).non_deterministic
     assert tags.input_tags.positive_only == (cls is fastem.BinomialMixture)
