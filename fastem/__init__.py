@@ -4,10 +4,12 @@ from .exceptions import ConvergenceWarning, NotFittedError
 from ._version import __version__
 from .binomial import BinomialMixture
 from .gaussian import GaussianMixture
+from .selection import BinomialMixtureSelection, GaussianMixtureSelection
 from ._stats import BinomialStats, GaussianStats
 from ._warmup import warmup
 
 __all__ = [
-    "BinomialMixture", "BinomialStats", "ConvergenceWarning", "GaussianMixture", "GaussianStats",
-    "NotFittedError", "__version__", "warmup",
+    "BinomialMixture", "BinomialMixtureSelection", "BinomialStats", "ConvergenceWarning",
+    "GaussianMixture", "GaussianMixtureSelection", "GaussianStats", "NotFittedError",
+    "__version__", "warmup",
 ]

@@ -47,6 +47,9 @@ from .exceptions import convergence_warning_category
 from ._validation import EMPTY_I32, check_choice, check_int, check_random_state, check_real
 
 MODES = {"soft": SOFT, "hard": HARD, "stochastic": STOCHASTIC}
+# Signs of the information criteria: scikit-learn's (-2 logL + penalty, lower is better)
+# or mclust's (2 logL - penalty, higher is better).
+SIGNS = ("sklearn", "mclust")
 
 
 _local = threading.local()
@@ -321,15 +324,30 @@ class EMMixture(BaseEstimator):
         """Mean per-row log-likelihood of ``X`` (``y`` ignored)."""
         return float(np.mean(self.score_samples(X, **kwargs)))
 
-    def _criterion(self, X, args, kwargs, per_parameter):
+    def _criterion(self, X, args, kwargs, per_parameter, sign="sklearn"):
+        check_choice(sign, "sign", SIGNS)
         ll = self.score_samples(X, *args, **kwargs)
         n = ll.shape[0]
-        return -2.0 * float(np.mean(ll)) * n + self._n_parameters() * per_parameter(n)
+        value = -2.0 * float(np.mean(ll)) * n + self._n_parameters() * per_parameter(n)
+        return value if sign == "sklearn" else -value
 
-    def bic(self, X, *args, **kwargs):
+    def _icl(self, X, args, kwargs, sign="sklearn"):
+        check_choice(sign, "sign", SIGNS)
+        bic = self._criterion(X, args, kwargs, np.log)
+        top = self.predict_proba(X, *args, **kwargs).max(axis=1)
+        top = np.asarray(top.compute() if hasattr(top, "compute") else top, dtype=np.float64)
+        with np.errstate(divide="ignore"):  # a posterior of 0 at the MAP cannot happen
+            entropy = -2.0 * float(np.sum(np.log(top)))
+        return bic + entropy if sign == "sklearn" else -(bic + entropy)
+
+    def bic(self, X, *args, sign="sklearn", **kwargs):
         """Bayesian information criterion on ``X`` (lower is better)."""
-        return self._criterion(X, args, kwargs, np.log)
+        return self._criterion(X, args, kwargs, np.log, sign)
 
-    def aic(self, X, *args, **kwargs):
+    def aic(self, X, *args, sign="sklearn", **kwargs):
         """Akaike information criterion on ``X`` (lower is better)."""
-        return self._criterion(X, args, kwargs, lambda n: 2.0)
+        return self._criterion(X, args, kwargs, lambda n: 2.0, sign)
+
+    def icl(self, X, *args, sign="sklearn", **kwargs):
+        """Integrated completed likelihood on ``X`` (lower is better)."""
+        return self._icl(X, args, kwargs, sign)

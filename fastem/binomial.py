@@ -815,13 +815,61 @@ class BinomialMixture(EMMixture):
         """Mean per-row log-likelihood of ``X`` (``y`` ignored)."""
         return super().score(X, trials=trials)
 
-    def bic(self, X, *, trials=None):
-        """Bayesian information criterion on ``X`` (lower is better)."""
-        return super().bic(X, trials=trials)
+    def bic(self, X, *, trials=None, sign="sklearn"):
+        """Bayesian information criterion of the fitted model on ``X``.
 
-    def aic(self, X, *, trials=None):
-        """Akaike information criterion on ``X`` (lower is better)."""
-        return super().aic(X, trials=trials)
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        trials : see :meth:`fit`
+        sign : {"sklearn", "mclust"}, default="sklearn"
+            "sklearn": ``-2 log L + p log n``, lower is better (scikit-learn's
+            convention; L the likelihood, p the number of free parameters);
+            "mclust": the same number negated, higher is better (R mclust's).
+
+        Returns
+        -------
+        bic : float
+        """
+        return super().bic(X, trials=trials, sign=sign)
+
+    def aic(self, X, *, trials=None, sign="sklearn"):
+        """Akaike information criterion of the fitted model on ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        trials : see :meth:`fit`
+        sign : {"sklearn", "mclust"}, default="sklearn"
+            "sklearn": ``-2 log L + 2 p``, lower is better (scikit-learn's
+            convention; L the likelihood, p the number of free parameters);
+            "mclust": the same number negated, higher is better (R mclust's).
+
+        Returns
+        -------
+        aic : float
+        """
+        return super().aic(X, trials=trials, sign=sign)
+
+    def icl(self, X, *, trials=None, sign="sklearn"):
+        """Integrated completed likelihood of the fitted model on ``X``: BIC penalised
+        by the entropy of the MAP classification (Biernacki, Celeux & Govaert 2000; R
+        mclust's ``icl``), so ``icl >= bic``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        trials : see :meth:`fit`
+        sign : {"sklearn", "mclust"}, default="sklearn"
+            "sklearn": ``bic - 2 sum_i log max_c p(c | x_i)``, lower is better (scikit-learn's
+            convention; L the likelihood, p the number of free parameters);
+            "mclust": the same number negated, higher is better (R mclust's).
+
+        Returns
+        -------
+        icl : float
+        """
+        return super().icl(X, trials=trials, sign=sign)
 
     def sample(self, n_samples=1, *, trials=None, random_state=None):
         """Draw rows from the fitted mixture.

@@ -960,10 +960,13 @@ class GaussianMixture(EMMixture):
         init = _Data(sample, w[rows] if w.shape[0] else w)
         data = _file_data(reader, w, self._chunk_rows_for(reader), fit=True)
         has_nan = _check_chunk(sample, 0, True)
-        if not has_nan and rows.shape[0] < n:
-            # A NaN outside the sample would reach the k-means passes of the init, which
-            # run over the file: check every chunk first (the chunks are checked once, on
-            # their first read, so this costs one read of the file).
+        given = all(v is not None for v in (self.weights_init, self.means_init,
+                                            self.precisions_init))
+        if not has_nan and rows.shape[0] < n and self.init_params == "kmeans" and not given:
+            # A NaN outside the sample would reach the Lloyd passes of the k-means init,
+            # which run over the file: check every chunk first (each chunk is checked
+            # once, on its first read, so this costs one read of the file; the other
+            # inits' passes are E-steps, which take NaN cells).
             for _ in data.chunks():
                 pass
             has_nan = bool(data.nan_chunks)
@@ -1131,13 +1134,58 @@ class GaussianMixture(EMMixture):
         """Mean per-row log-likelihood of ``X``."""
         return super().score(X)
 
-    def bic(self, X):
-        """Bayesian information criterion on ``X`` (lower is better)."""
-        return super().bic(X)
+    def bic(self, X, *, sign="sklearn"):
+        """Bayesian information criterion of the fitted model on ``X``.
 
-    def aic(self, X):
-        """Akaike information criterion on ``X`` (lower is better)."""
-        return super().aic(X)
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        sign : {"sklearn", "mclust"}, default="sklearn"
+            "sklearn": ``-2 log L + p log n``, lower is better (scikit-learn's
+            convention; L the likelihood, p the number of free parameters);
+            "mclust": the same number negated, higher is better (R mclust's).
+
+        Returns
+        -------
+        bic : float
+        """
+        return super().bic(X, sign=sign)
+
+    def aic(self, X, *, sign="sklearn"):
+        """Akaike information criterion of the fitted model on ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        sign : {"sklearn", "mclust"}, default="sklearn"
+            "sklearn": ``-2 log L + 2 p``, lower is better (scikit-learn's
+            convention; L the likelihood, p the number of free parameters);
+            "mclust": the same number negated, higher is better (R mclust's).
+
+        Returns
+        -------
+        aic : float
+        """
+        return super().aic(X, sign=sign)
+
+    def icl(self, X, *, sign="sklearn"):
+        """Integrated completed likelihood of the fitted model on ``X``: BIC penalised
+        by the entropy of the MAP classification (Biernacki, Celeux & Govaert 2000; R
+        mclust's ``icl``), so ``icl >= bic``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        sign : {"sklearn", "mclust"}, default="sklearn"
+            "sklearn": ``bic - 2 sum_i log max_c p(c | x_i)``, lower is better (scikit-learn's
+            convention; L the likelihood, p the number of free parameters);
+            "mclust": the same number negated, higher is better (R mclust's).
+
+        Returns
+        -------
+        icl : float
+        """
+        return super().icl(X, sign=sign)
 
     def impute(self, X, method="mean", random_state=None):
         """A copy of ``X`` with each missing (NaN) cell filled in from the fitted mixture.
