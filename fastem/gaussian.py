@@ -168,6 +168,23 @@ def _check_no_empty_rows(X):
                      "them before fitting.")
 
 
+def _rng_state(rng):
+    """(a hashable key of a generator's state, a copy of the state) for a Generator or a
+    RandomState."""
+    import copy
+
+    state = rng.bit_generator.state if isinstance(rng, np.random.Generator) else \
+        rng.get_state(legacy=False)
+    return repr(state), copy.deepcopy(state)
+
+
+def _set_rng_state(rng, state):
+    if isinstance(rng, np.random.Generator):
+        rng.bit_generator.state = state
+    else:
+        rng.set_state(state)
+
+
 def _fill_missing(sample):
     """The initialisation's sample (a ``_Data`` that owns its X) with each NaN replaced
     by its column's weighted mean over the sample's observed cells (0 for a column with
@@ -591,7 +608,7 @@ class GaussianMixture(EMMixture):
             params = None
         elif self.init_params in ("kmeans", "random"):
             if self.init_params == "kmeans":
-                centers, labels = self._kmeans(data, rng)
+                centers, labels = self._kmeans_shared(data, rng)
                 base = self._identity_params(centers)
                 mode, seed = FIXED, 0
             else:
@@ -629,6 +646,26 @@ class GaussianMixture(EMMixture):
         n_trials = 2 + int(np.log(k))
         uniforms = rng.random(1 + (k - 1) * n_trials)
         return kmeanspp(data.X, rows.astype(np.int64), data.w, k, n_trials, uniforms)
+
+    def _kmeans_shared(self, data, rng):
+        """``_kmeans``, or its result from ``_kmeans_cache`` (set by a model selection
+        for the duration of its fits: candidates with the same number of components, data
+        and random state differ only in covariance type, and the k-means initialisation
+        does not depend on it).  A hit also moves ``rng`` to where the computation would
+        have left it, so that what follows draws exactly the same numbers."""
+        cache = getattr(self, "_kmeans_cache", None)
+        if cache is None or getattr(data, "source", None) is not None:
+            return self._kmeans(data, rng)
+        X = data.X
+        key = (self.n_components, X.__array_interface__["data"][0], X.shape, X.dtype.str,
+               id(data.w) if data.w.shape[0] else None, _rng_state(rng)[0])
+        hit = cache.get(key)
+        if hit is None:
+            result = self._kmeans(data, rng)
+            cache[key] = hit = (result, _rng_state(rng)[1])
+        else:
+            _set_rng_state(rng, hit[1])
+        return hit[0]
 
     def _kmeans(self, data, rng):
         """Compiled k-means: k-means++ seeds, then Lloyd passes until labels are stable.

@@ -118,15 +118,24 @@ class _Selection(BaseEstimator):
                                          "n_iter", "error")}
         best, best_i, best_value, failures = None, -1, np.inf, []
         w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        # Exact reuse: candidates that differ only in covariance type share their k-means
+        # initialisations (same data, components and random state: the same result).
+        shared = {}
         for i, ((k, extra), seed) in enumerate(zip(grid, seeds)):
             est = self._model(k, n_init=self.n_init, random_state=seed, **extra, **params)
+            if i and k != grid[i - 1][0]:
+                shared.clear()  # the candidates come by number of components
+            if seed is not None:
+                est._kmeans_cache = shared
             row = dict(n_components=k, covariance_type=extra.get("covariance_type"))
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", ConvergenceWarning)
                     est.fit(X, **data_kwargs, sample_weight=sample_weight)
+                est.__dict__.pop("_kmeans_cache", None)
                 row.update(self._criteria(est, X, data_kwargs, w), error=None)
             except (ValueError, np.linalg.LinAlgError, FloatingPointError) as exc:
+                est.__dict__.pop("_kmeans_cache", None)
                 row.update(log_likelihood=np.nan, n_parameters=np.nan, bic=np.nan,
                            aic=np.nan, icl=np.nan, converged=False, n_iter=0,
                            error=f"{type(exc).__name__}: {exc}")
@@ -224,9 +233,12 @@ class GaussianMixtureSelection(_Selection):
     """Choose the number of components and the covariance type of a Gaussian mixture by
     an information criterion, as R mclust's ``mclustBIC`` does.
 
-    Every candidate (``n_components`` x ``covariance_types``, in that nesting: the
-    covariance type varies slowest) is a ``fastem.GaussianMixture`` fitted on all of X;
-    the one with the lowest criterion is kept.
+    Every candidate (``n_components`` x ``covariance_types``, in that order: the number
+    of components varies slowest) is a ``fastem.GaussianMixture`` fitted on all of X;
+    the one with the lowest criterion is kept (the first of equal ones).  With an int
+    ``random_state`` the candidates of one number of components share their k-means
+    initialisation (it does not depend on the covariance type: the same result, computed
+    once).
 
     Parameters
     ----------
@@ -286,7 +298,7 @@ class GaussianMixtureSelection(_Selection):
                              "at least one of " + ", ".join(COVARIANCE_TYPES))
         for ct in cts:
             check_choice(ct, "covariance_types", COVARIANCE_TYPES)
-        return [(k, {"covariance_type": ct}) for ct in cts for k in ks]
+        return [(k, {"covariance_type": ct}) for k in ks for ct in cts]
 
     def fit(self, X, y=None, *, sample_weight=None):
         """Fit every candidate on ``X`` and keep the best; returns ``self``.

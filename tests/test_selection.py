@@ -163,8 +163,8 @@ def test_selection_table_and_best_are_the_standalone_fits():
     sel = _quiet(GaussianMixtureSelection(range(1, 4), covariance_types=("tied", "diag"),
                                           random_state=0, tol=1e-6).fit, X)
     c = sel.criteria_
-    assert list(c["n_components"]) == [1, 2, 3, 1, 2, 3]
-    assert list(c["covariance_type"]) == ["tied"] * 3 + ["diag"] * 3
+    assert list(c["n_components"]) == [1, 1, 2, 2, 3, 3]
+    assert list(c["covariance_type"]) == ["tied", "diag"] * 3
     assert all(len(v) == 6 for v in c.values())
     for i in range(6):
         g = _quiet(GaussianMixture(int(c["n_components"][i]),

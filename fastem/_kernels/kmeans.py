@@ -7,16 +7,8 @@ that one compiled kernel serves both dtypes; see ``_jit``.
 
 import numpy as np
 
+from ._common import CHUNK
 from ._jit import I32, I64, INT, data, kernel, ro, rw
-
-
-@kernel(inline="always")
-def _sqdist(X, i, C, c):
-    s = 0.0
-    for j in range(X.shape[1]):
-        t = X[i, j] - C[c, j]
-        s += t * t
-    return s
 
 
 @kernel(inline="always")
@@ -31,33 +23,65 @@ def _load_row(XS, XD, i, x):
 
 @kernel
 def lloyd_blocks(b0, b1, block, XS, XD, w, centers, labels, p_cnt, p_sum, p_in, p_ch):
-    """Row blocks b0..b1 of a Lloyd pass: each row goes to its nearest centre (``labels``
-    updated); block b adds its weights, weighted row sums, inertia and label changes into
-    ``p_cnt[b]`` (k,), ``p_sum[b]`` (k, d), ``p_in[b]``, ``p_ch[b]``."""
+    """Row blocks b0..b1 of a Lloyd pass: each row goes to its nearest centre (the first
+    of equal ones; ``labels`` updated); block b adds its weights, weighted row sums,
+    inertia and label changes into ``p_cnt[b]`` (k,), ``p_sum[b]`` (k, d), ``p_in[b]``,
+    ``p_ch[b]``.  Rows are taken CHUNK at a time, transposed, so that the distance loops
+    run over rows and vectorise."""
     n = max(XS.shape[0], XD.shape[0])
     k, d = centers.shape
     has_w = w.shape[0] > 0
-    x = np.empty((1, d))
+    f64 = XD.shape[0] > 0
+    XT = np.empty((d, CHUNK))
+    best = np.empty(CHUNK)
+    dist = np.empty(CHUNK)
+    pick = np.empty(CHUNK, dtype=np.int64)
+    C = np.empty((k, d))
+    for c in range(k):
+        for j in range(d):
+            C[c, j] = centers[c, j]
     for b in range(b0, b1):
         inertia = 0.0
         ch = 0
-        for i in range(b * block, min(n, (b + 1) * block)):
-            _load_row(XS, XD, i, x[0])
-            wi = w[i] if has_w else 1.0
-            best = np.inf
-            am = 0
+        hi = min(n, (b + 1) * block)
+        for start in range(b * block, hi, CHUNK):
+            m = min(CHUNK, hi - start)
+            if f64:
+                for r in range(m):
+                    for j in range(d):
+                        XT[j, r] = XD[start + r, j]
+            else:
+                for r in range(m):
+                    for j in range(d):
+                        XT[j, r] = XS[start + r, j]
             for c in range(k):
-                dd = _sqdist(x, 0, centers, c)
-                if dd < best:
-                    best = dd
-                    am = c
-            if labels[i] != am:
-                ch += 1
-                labels[i] = am
-            inertia += wi * best
-            p_cnt[b, am] += wi
-            for j in range(d):
-                p_sum[b, am, j] += wi * x[0, j]
+                for r in range(m):
+                    dist[r] = 0.0
+                for j in range(d):
+                    a = C[c, j]
+                    for r in range(m):
+                        t = XT[j, r] - a
+                        dist[r] += t * t
+                if c == 0:
+                    for r in range(m):
+                        best[r] = dist[r]
+                        pick[r] = 0
+                else:
+                    for r in range(m):
+                        closer = dist[r] < best[r]
+                        pick[r] = c if closer else pick[r]
+                        best[r] = dist[r] if closer else best[r]
+            for r in range(m):
+                i = start + r
+                am = pick[r]
+                wi = w[i] if has_w else 1.0
+                if labels[i] != am:
+                    ch += 1
+                    labels[i] = am
+                inertia += wi * best[r]
+                p_cnt[b, am] += wi
+                for j in range(d):
+                    p_sum[b, am, j] += wi * XT[j, r]
         p_in[b] = inertia
         p_ch[b] = ch
 
