@@ -48,7 +48,7 @@ from ._validation import (
 )
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
-INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data", "hierarchical")
 _TINY = 10.0 * np.finfo(np.float64).eps  # added to every nk, as scikit-learn does
 _EMPTY_2D = np.empty((0, 0), dtype=np.float64)
 _EMPTY_I64 = np.empty(0, dtype=np.int64)
@@ -338,11 +338,16 @@ class GaussianMixture(EMMixture):
         ``converged_`` False, ``lower_bound_`` -inf and ``lower_bounds_`` empty, and no
         ConvergenceWarning is given.
     n_init : int, default=1
-    init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default="kmeans"
+    init_params : str, default="kmeans"
+        One of "kmeans", "k-means++", "random", "random_from_data", "hierarchical".
         "kmeans": responsibilities from fastem's compiled k-means (greedy k-means++
         seeding on a random subset of at most 50,000 rows, then Lloyd iterations over
         all rows). "k-means++": one-hot responsibilities at the k-means++ seeds.
         "random": random responsibilities. "random_from_data": one-hot at random rows.
+        "hierarchical": the partition of R mclust's model-based hierarchical agglomeration
+        for spherical clusters (Ward's criterion) on mclust's scaled SVD transform of at
+        most 2000 rows (a random subset of larger data), then the M-step of that
+        partition; mclust's ``hclass(hc(X, "EII", use="SVD"), k)``.
     weights_init : array-like of shape (n_components,), default=None
     means_init : array-like of shape (n_components, n_features), default=None
     precisions_init : array-like, default=None
@@ -618,6 +623,8 @@ class GaussianMixture(EMMixture):
             # over all the data even when ``data`` is a sample of it (``source``)
             stats, _ = source_of(data).reduce(ChunkStats(self, base, mode, seed, 0), labels)
             params = self._m_step(base, stats)
+        elif self.init_params == "hierarchical":
+            params = self._hierarchical(data, rng)
         else:
             rows = np.arange(data.n_samples) if data.w.shape[0] == 0 else np.flatnonzero(data.w)
             if self.init_params == "random_from_data":
@@ -638,6 +645,29 @@ class GaussianMixture(EMMixture):
             cov = self._covariances_from_precisions(self.precisions_init, d)
             return self._params_from_covariances(weights, means, cov)
         return (weights, np.ascontiguousarray(means), *params[2:])
+
+    def _hierarchical(self, data, rng):
+        """Parameters of the partition that Ward's agglomeration on mclust's SVD scaling
+        cuts into ``n_components`` clusters (``fastem._hierarchical``), from at most 2000
+        rows of positive weight drawn at random (all of them when there are fewer: then
+        every restart starts from the same partition)."""
+        from ._hierarchical import MAX_ROWS, ward_partition
+
+        k = self.n_components
+        rows = np.arange(data.n_samples) if data.w.shape[0] == 0 else np.flatnonzero(data.w)
+        if rows.shape[0] > MAX_ROWS:
+            rows = np.sort(rng.choice(rows, size=MAX_ROWS, replace=False))
+        labels = ward_partition(data.X, rows, k)
+        part = _Data(np.ascontiguousarray(data.X[rows]),
+                     data.w[rows] if data.w.shape[0] else data.w)
+        X = part.X.astype(np.float64)
+        centers = np.repeat(X.mean(axis=0)[None], k, axis=0)  # the M-step's references
+        for c in range(k):
+            if np.any(labels == c):
+                centers[c] = X[labels == c].mean(axis=0)
+        base = self._identity_params(centers)
+        stats, _ = part.reduce(ChunkStats(self, base, FIXED, 0, 0), labels)
+        return self._m_step(base, stats)
 
     def _kmeanspp(self, data, rows, rng):
         k = self.n_components
