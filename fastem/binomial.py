@@ -536,6 +536,13 @@ class BinomialMixture(EMMixture):
         em_data = _compress(data) if self.mode != "stochastic" else None
         return self._fit_em(em_data or data, init_data=data)
 
+    def _check_fit_input(self, X, trials=None, sample_weight=None):
+        """The checks ``fit`` makes of its data, without fitting (files and dask arrays:
+        checked while fitting)."""
+        if is_dask_array(X) or self._file_reader(X) is not None:
+            return
+        self._prepare(X, trials, sample_weight, for_fit=True)
+
     def _check_fit_rows(self, n_rows, d):
         if n_rows < self.n_components:
             raise ValueError(

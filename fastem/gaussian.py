@@ -882,6 +882,16 @@ class GaussianMixture(EMMixture):
         data.has_nan = True
         return self._fit_em(data, self._filled_sample(X, w))
 
+    def _check_fit_input(self, X, sample_weight=None):
+        """The checks ``fit`` makes of its data, without fitting (files and dask arrays:
+        checked while fitting)."""
+        if is_dask_array(X) or self._file_reader(X) is not None:
+            return
+        X, has_nan = self._check_X(X)
+        check_sample_weight(sample_weight, X.shape[0])
+        if has_nan:
+            _check_no_empty_rows(X)
+
     def _filled_sample(self, X, w):
         """What initialisation sees when X has missing cells: at most 100,000 rows of
         positive weight (all of them when there are fewer), with ``_fill_missing``."""

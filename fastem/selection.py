@@ -112,6 +112,8 @@ class _Selection(BaseEstimator):
         check_int(self.n_init, "n_init", 1)
         grid = self._grid()
         params = self._model_params()
+        # what is wrong with the data is raised as a fit raises it, not as n failures
+        self._model(**params)._check_fit_input(X, sample_weight=sample_weight, **data_kwargs)
         seeds = self._seeds(len(grid))
         columns = {name: [] for name in ("n_components", "covariance_type", "log_likelihood",
                                          "n_parameters", "bic", "aic", "icl", "converged",
@@ -136,6 +138,8 @@ class _Selection(BaseEstimator):
                 row.update(self._criteria(est, X, data_kwargs, w), error=None)
             except (ValueError, np.linalg.LinAlgError, FloatingPointError) as exc:
                 est.__dict__.pop("_kmeans_cache", None)
+                if isinstance(exc, TypeError):
+                    raise  # about the input, not this candidate
                 row.update(log_likelihood=np.nan, n_parameters=np.nan, bic=np.nan,
                            aic=np.nan, icl=np.nan, converged=False, n_iter=0,
                            error=f"{type(exc).__name__}: {exc}")
@@ -242,7 +246,7 @@ class GaussianMixtureSelection(_Selection):
 
     Parameters
     ----------
-    n_components : int or sequence of int, default=range(1, 10)
+    n_components : int or sequence of int, default=(1, ..., 9)
     covariance_types : sequence of {"full", "tied", "diag", "spherical"}, default all four
     criterion : {"bic", "aic", "icl"}, default="bic"
     n_init : int, default=1
@@ -271,7 +275,7 @@ class GaussianMixtureSelection(_Selection):
 
     _controlled = ("n_components", "covariance_type", "n_init", "random_state")
 
-    def __init__(self, n_components=range(1, 10),
+    def __init__(self, n_components=(1, 2, 3, 4, 5, 6, 7, 8, 9),
                  covariance_types=("full", "tied", "diag", "spherical"), criterion="bic",
                  n_init=1, random_state=None, **gaussian_mixture_params):
         self.n_components = n_components
@@ -324,7 +328,7 @@ class BinomialMixtureSelection(_Selection):
 
     Parameters
     ----------
-    n_components : int or sequence of int, default=range(1, 10)
+    n_components : int or sequence of int, default=(1, ..., 9)
     criterion : {"bic", "aic", "icl"}, default="bic"
     n_init : int, default=1
     random_state : int, Generator, RandomState or None, default=None
@@ -339,7 +343,7 @@ class BinomialMixtureSelection(_Selection):
 
     _controlled = ("n_components", "n_init", "random_state")
 
-    def __init__(self, n_components=range(1, 10), criterion="bic", n_init=1,
+    def __init__(self, n_components=(1, 2, 3, 4, 5, 6, 7, 8, 9), criterion="bic", n_init=1,
                  random_state=None, **binomial_mixture_params):
         self.n_components = n_components
         self.criterion = criterion
