@@ -253,3 +253,13 @@ def test_binomial_selection_finds_two_coins():
     np.testing.assert_array_equal(sel.predict(X, trials=10), m.predict(X, trials=10))
     same = _quiet(BinomialMixtureSelection(range(1, 5), trials=10, random_state=0).fit, X)
     np.testing.assert_array_equal(same.criteria_["bic"], sel.criteria_["bic"])
+
+
+def test_the_readme_example_runs():
+    text = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
+    begin = text.index("```python", text.index("## Model selection")) + 9
+    code = text[begin:text.index("```", begin)]
+    scope = {"np": np}
+    exec(compile("import fastem\n" + code, "README.md", "exec"), scope)  # noqa: S102
+    assert scope["sel"].best_params_["n_components"] == 3
+    assert len(scope["table"]["bic"]) == 5 * 4

@@ -1,0 +1,7 @@
+suppressMessages({library(mclust); library(MASS)})
+write.csv(faithful, "faithful.csv", row.names=FALSE)
+write.csv(iris[,1:4], "iris.csv", row.names=FALSE)
+data(diabetes, package="mclust"); write.csv(diabetes[,2:4], "diabetes.csv", row.names=FALSE)
+data(acidity, package="mclust"); write.csv(data.frame(acidity=acidity), "acidity.csv", row.names=FALSE)
+write.csv(data.frame(velocity=galaxies), "galaxies.csv", row.names=FALSE)
+cat(as.character(packageVersion("mclust")), "\n")
