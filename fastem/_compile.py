@@ -84,7 +84,7 @@ def gaussian_fit(covariance_type, mode, init_params):
         return ()
     init = RANDOM if init_params == "random" else FIXED  # random or given responsibilities
     pieces = {p.name for m in (code, init) for p in pass_pieces(form, m)}
-    kmeans = ("column moments", "Lloyd pass") if init_params == "kmeans" else ()
+    kmeans = ("column moments", "Lloyd pass") if init_params in ("kmeans", "auto") else ()
     return ("finite check", *kmeans, "gaussian pass",
             *sorted(f"gaussian piece {n}" for n in pieces))
 

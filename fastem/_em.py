@@ -5,8 +5,8 @@ A model supplies five small methods (the template-method pattern of scikit-learn
 
 ``_check_model_params()``
     validate the model's own constructor parameters.
-``_initialize(data, rng)``
-    starting parameters (a tuple of float64 arrays) for one restart.
+``_initialize(data, rng, restart)``
+    starting parameters (a tuple of float64 arrays) for restart number ``restart``.
 ``_warm_params(data)``
     the fitted parameters, for ``warm_start``; raises ValueError when they do not fit
     the current constructor parameters or the data (the user must refit from scratch).
@@ -222,6 +222,15 @@ class EMMixture(BaseEstimator):
         self._online = (self._recentred(running), t)
         return self
 
+    def _restart_rank(self, params, ll):
+        """How restarts compare (the kept one ranks highest): by log-likelihood."""
+        return (ll,)
+
+    def _may_drop_restart(self, restart):
+        """Whether restart number ``restart`` may be dropped when it raises ValueError
+        (an exploratory start that could not be fitted) once an earlier one succeeded."""
+        return False
+
     def _recentred(self, stats):
         """Running statistics about the model's current reference points (a model whose
         statistics have none returns them as they are)."""
@@ -238,9 +247,11 @@ class EMMixture(BaseEstimator):
         verbose = self.verbose
         interval = max(1, getattr(self, "verbose_interval", 1))
         total_w = data.total_weight
-        best = None
-        for init in range(n_init):
-            params = warm_params if warm else self._initialize(init_data, rng)
+        best, best_rank = None, None
+        def restart(init):
+            """One restart: ("init only" or "em", (log-likelihood, parameters, converged,
+            iterations, history))."""
+            params = warm_params if warm else self._initialize(init_data, rng, init)
             seed = int(rng.integers(0, 2**63 - 1))
             labels = data.new_labels() if code == HARD else EMPTY_I32
             history = []
@@ -253,8 +264,7 @@ class EMMixture(BaseEstimator):
                 # As scikit-learn: the parameters of the initialisation as they are, no EM
                 # pass, so no log-likelihood (-inf) and not converged; of several
                 # initialisations the last one is kept (none is scored).
-                best = (-np.inf, params, False, 0, [])
-                continue
+                return "init only", (-np.inf, params, False, 0, [])
             # As scikit-learn: a warm start measures its first change from the last bound.
             prev = self.lower_bound_ if warm else -np.inf
             for it in range(1, self.max_iter + 1):
@@ -293,8 +303,21 @@ class EMMixture(BaseEstimator):
                     f"Initialization {init} {state}: log-likelihood {kept_ll:.8g}, "
                     f"{it} iterations, {time.perf_counter() - t0:.3f}s"
                 )
-            if best is None or kept_ll > best[0]:
-                best = (kept_ll, kept, converged, it, history)
+            return "em", (kept_ll, kept, converged, it, history)
+
+        for init in range(n_init):
+            try:
+                kind, result = restart(init)
+            except ValueError:
+                if not self._may_drop_restart(init) or best is None:
+                    raise
+                continue  # an exploratory restart that could not be fitted: dropped
+            if kind == "init only":
+                best = result
+                continue
+            rank = self._restart_rank(result[1], result[0])
+            if best is None or rank > best_rank:
+                best, best_rank = result, rank
         kept_ll, params, converged, n_iter, history = best
         warning = None
         if code != STOCHASTIC and not converged and self.max_iter > 0:

@@ -401,7 +401,7 @@ class BinomialMixture(EMMixture):
             raise ValueError("probs_init must hold probabilities in [0, 1]")
         return np.clip(p, PROB_EPS, 1.0 - PROB_EPS)
 
-    def _initialize(self, data, rng):
+    def _initialize(self, data, rng, restart=0):
         k, d = self.n_components, data.n_features
         if self.weights_init is not None:
             weights = check_weights(self.weights_init, k)

@@ -48,7 +48,7 @@ from ._validation import (
 )
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
-INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data", "hierarchical")
+INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data", "hierarchical", "auto")
 _TINY = 10.0 * np.finfo(np.float64).eps  # added to every nk, as scikit-learn does
 _EMPTY_2D = np.empty((0, 0), dtype=np.float64)
 _EMPTY_I64 = np.empty(0, dtype=np.int64)
@@ -166,6 +166,14 @@ def _check_no_empty_rows(X):
     raise ValueError(f"X has rows with every value missing (NaN), which carry no "
                      f"information: rows {shown}{', ...' if len(rows) > 5 else ''}. Drop "
                      "them before fitting.")
+
+
+def _collapsed(params, floor):
+    """Whether some component's covariance has an eigenvalue below ``floor``."""
+    cov = params[2]
+    if cov.ndim == 3:  # full or tied: (k, d, d)
+        return bool(min(np.linalg.eigvalsh(c).min() for c in cov) < floor)
+    return bool(cov.min() < floor)
 
 
 def _rng_state(rng):
@@ -338,8 +346,14 @@ class GaussianMixture(EMMixture):
         ``converged_`` False, ``lower_bound_`` -inf and ``lower_bounds_`` empty, and no
         ConvergenceWarning is given.
     n_init : int, default=1
-    init_params : str, default="kmeans"
-        One of "kmeans", "k-means++", "random", "random_from_data", "hierarchical".
+    init_params : str, default="auto"
+        One of "auto", "kmeans", "k-means++", "random", "random_from_data",
+        "hierarchical".  "auto": the first restart "kmeans" (so a fit with ``n_init=1``
+        is scikit-learn's default fit), the others "random_from_data", and restarts with
+        a collapsed component (a covariance eigenvalue below 10 x ``reg_covar``) rank
+        below the others: on the classic data sets of docs/model-selection.md, ten
+        restarts reach R mclust's optimum in every case, where ten k-means restarts
+        (scikit-learn's default) miss one case in twelve.
         "kmeans": responsibilities from fastem's compiled k-means (greedy k-means++
         seeding on a random subset of at most 50,000 rows, then Lloyd iterations over
         all rows). "k-means++": one-hot responsibilities at the k-means++ seeds.
@@ -419,7 +433,7 @@ class GaussianMixture(EMMixture):
         reg_covar=1e-6,
         max_iter=100,
         n_init=1,
-        init_params="kmeans",
+        init_params="auto",
         weights_init=None,
         means_init=None,
         precisions_init=None,
@@ -605,14 +619,17 @@ class GaussianMixture(EMMixture):
         weights /= weights.sum()
         return weights, new_means, new_cov, new_prec, log_det
 
-    def _initialize(self, data, rng):
+    def _initialize(self, data, rng, restart=0):
         k, d = self.n_components, data.n_features
         X = data.X
         given = (self.weights_init, self.means_init, self.precisions_init)
+        init = self.init_params
+        if init == "auto":  # the first restart k-means, the others from random rows
+            init = "kmeans" if restart == 0 else "random_from_data"
         if all(v is not None for v in given):
             params = None
-        elif self.init_params in ("kmeans", "random"):
-            if self.init_params == "kmeans":
+        elif init in ("kmeans", "random"):
+            if init == "kmeans":
                 centers, labels = self._kmeans_shared(data, rng)
                 base = self._identity_params(centers)
                 mode, seed = FIXED, 0
@@ -623,11 +640,11 @@ class GaussianMixture(EMMixture):
             # over all the data even when ``data`` is a sample of it (``source``)
             stats, _ = source_of(data).reduce(ChunkStats(self, base, mode, seed, 0), labels)
             params = self._m_step(base, stats)
-        elif self.init_params == "hierarchical":
+        elif init == "hierarchical":
             params = self._hierarchical(data, rng)
         else:
             rows = np.arange(data.n_samples) if data.w.shape[0] == 0 else np.flatnonzero(data.w)
-            if self.init_params == "random_from_data":
+            if init == "random_from_data":
                 idx = rng.choice(rows, size=k, replace=False)
             else:
                 idx = self._kmeanspp(data, rows, rng)
@@ -645,6 +662,20 @@ class GaussianMixture(EMMixture):
             cov = self._covariances_from_precisions(self.precisions_init, d)
             return self._params_from_covariances(weights, means, cov)
         return (weights, np.ascontiguousarray(means), *params[2:])
+
+    def _restart_rank(self, params, ll):
+        """``init_params="auto"``: a restart with a collapsed component (a covariance
+        eigenvalue below 10 x ``reg_covar``: a component on a few tied values, which gains
+        likelihood without describing a cluster) ranks below every restart without one;
+        then, and for every other init, the log-likelihood decides."""
+        if self.init_params != "auto":
+            return (ll,)
+        return (not _collapsed(params, 10.0 * float(self.reg_covar)), ll)
+
+    def _may_drop_restart(self, restart):
+        # "auto": the restarts from random rows explore; with reg_covar=0, say, a start
+        # on single rows can be singular, and then only that start is lost
+        return self.init_params == "auto" and restart > 0
 
     def _hierarchical(self, data, rng):
         """Parameters of the partition that Ward's agglomeration on mclust's SVD scaling

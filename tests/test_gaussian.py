@@ -142,6 +142,9 @@ def test_parameter_names_are_scikit_learns_plus_mode():
     assert set(GaussianMixture().get_params()) == set(SKGaussianMixture().get_params()) | {
         "mode", "decay", "chunk_bytes"}
     ours, sk = GaussianMixture().get_params(), SKGaussianMixture().get_params()
+    # the one default of its own: init_params="auto" (issue 14), which is "kmeans" for
+    # the first restart, so a default fit (n_init=1) is scikit-learn's default fit
+    assert ours.pop("init_params") == "auto" and sk.pop("init_params") == "kmeans"
     assert all(ours[k] == sk[k] for k in sk)
 
 
