@@ -36,7 +36,7 @@ def best2(a, b):
     return a if a.lower_bound_ >= b.lower_bound_ else b
 strategies = {
     "sklearn kmeans x10": lambda X, G, ct, s: SK(G, covariance_type=ct, n_init=10, random_state=s, **S).fit(X),
-    "kmeans x10": lambda X, G, ct, s: fastem.GaussianMixture(G, covariance_type=ct, n_init=10, random_state=s, **S).fit(X),
+    "kmeans x10": lambda X, G, ct, s: fastem.GaussianMixture(G, covariance_type=ct, n_init=10, init_params="kmeans", random_state=s, **S).fit(X),
     "k-means++ x10": lambda X, G, ct, s: fastem.GaussianMixture(G, covariance_type=ct, n_init=10, init_params="k-means++", random_state=s, **S).fit(X),
     "random_from_data x10": lambda X, G, ct, s: fastem.GaussianMixture(G, covariance_type=ct, n_init=10, init_params="random_from_data", random_state=s, **S).fit(X),
     "hierarchical x1": lambda X, G, ct, s: fastem.GaussianMixture(G, covariance_type=ct, init_params="hierarchical", random_state=s, **S).fit(X),
@@ -44,6 +44,9 @@ strategies = {
     "hier + 9 rfd": lambda X, G, ct, s: best2(fastem.GaussianMixture(G, covariance_type=ct, init_params="hierarchical", random_state=s, **S).fit(X), fastem.GaussianMixture(G, covariance_type=ct, n_init=9, init_params="random_from_data", random_state=s, **S).fit(X)),
     "rfd x10 prefer proper": lambda X, G, ct, s: prefer([fastem.GaussianMixture(G, covariance_type=ct, init_params="random_from_data", random_state=1000 * s + i, **S).fit(X) for i in range(10)]),
     "k-means++ x10 prefer proper": lambda X, G, ct, s: prefer([fastem.GaussianMixture(G, covariance_type=ct, init_params="k-means++", random_state=1000 * s + i, **S).fit(X) for i in range(10)]),
+    "kmeans + 9 rfd prefer proper": lambda X, G, ct, s: prefer([fastem.GaussianMixture(G, covariance_type=ct, init_params="kmeans", random_state=s, **S).fit(X)] + [fastem.GaussianMixture(G, covariance_type=ct, init_params="random_from_data", random_state=1000 * s + i, **S).fit(X) for i in range(1, 10)]),
+    "kmeans + 9 k-means++ prefer proper": lambda X, G, ct, s: prefer([fastem.GaussianMixture(G, covariance_type=ct, init_params="kmeans", random_state=s, **S).fit(X)] + [fastem.GaussianMixture(G, covariance_type=ct, init_params="k-means++", random_state=1000 * s + i, **S).fit(X) for i in range(1, 10)]),
+    "auto x10": lambda X, G, ct, s: fastem.GaussianMixture(G, covariance_type=ct, n_init=10, random_state=s, **S).fit(X),
     "random x10": lambda X, G, ct, s: fastem.GaussianMixture(G, covariance_type=ct, n_init=10, init_params="random", random_state=s, **S).fit(X),
 }
 only = [a for a in sys.argv[1:] if a in strategies] if sys.argv[1:] else list(strategies)
