@@ -7,9 +7,10 @@ from .gaussian import GaussianMixture
 from .selection import BinomialMixtureSelection, GaussianMixtureSelection
 from ._stats import BinomialStats, GaussianStats
 from ._warmup import warmup
+from .io import load
 
 __all__ = [
     "BinomialMixture", "BinomialMixtureSelection", "BinomialStats", "ConvergenceWarning",
     "GaussianMixture", "GaussianMixtureSelection", "GaussianStats", "NotFittedError",
-    "__version__", "warmup",
+    "__version__", "load", "warmup",
 ]

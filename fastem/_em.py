@@ -342,6 +342,13 @@ class EMMixture(BaseEstimator):
         added in chunk order; the labels after it)."""
         return data.reduce(ChunkStats(self, params, mode, seed, iteration), labels)
 
+    def save(self, path):
+        """Write this model to ``path`` as a JSON document; ``fastem.load(path)`` reads it
+        back (see :mod:`fastem.io`: exact floats, no pickle)."""
+        from . import io
+
+        io.save(self, path)
+
     # Scoring shared by every model: each takes the model's own extra arguments.
     def score(self, X, y=None, **kwargs):
         """Mean per-row log-likelihood of ``X`` (``y`` ignored)."""

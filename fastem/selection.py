@@ -191,6 +191,13 @@ class _Selection(BaseEstimator):
         return dict(log_likelihood=total, n_parameters=p, bic=bic, aic=-2.0 * total + 2.0 * p,
                     icl=bic + entropy, converged=bool(est.converged_), n_iter=int(est.n_iter_))
 
+    def save(self, path):
+        """Write this selection (its table and best estimator) to ``path`` as JSON; read it
+        back with ``fastem.load(path)``."""
+        from . import io
+
+        io.save(self, path)
+
     # ---------------------------------------------------------------- the best estimator
     def _best(self):
         check_fitted(self, "best_estimator_")

@@ -1,0 +1,137 @@
+"""Save / load without pickle (issue 15, point 2): a JSON document with exact floats; a
+loaded model scores bit-identically; loading validates everything and runs no code."""
+
+import json
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+
+import fastem
+from fastem import io
+
+
+def _quiet(fn, *a, **k):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*a, **k)
+
+
+def _blobs(dtype=np.float64):
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (150, 3)), rng.normal(4, 0.7, (150, 3))])
+    return X.astype(dtype)
+
+
+@pytest.mark.parametrize("ct", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_loaded_gaussian_mixture_scores_bit_identically(tmp_path, ct, dtype):
+    X = _blobs(dtype)
+    g = _quiet(fastem.GaussianMixture(2, covariance_type=ct, random_state=0,
+                                      means_init=[[0, 0, 0], [4, 4, 4]]).fit, X)
+    path = tmp_path / "m.json"
+    g.save(path)
+    h = fastem.load(path)
+    assert type(h) is fastem.GaussianMixture and h.get_params().keys() == g.get_params().keys()
+    np.testing.assert_array_equal(h.means_init, g.means_init)
+    for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
+        a, b = getattr(g, name), getattr(h, name)
+        assert a.dtype == b.dtype and np.array_equal(a, b), name
+    assert h.lower_bounds_ == g.lower_bounds_ and h.n_iter_ == g.n_iter_
+    assert h.converged_ == g.converged_ and h.n_features_in_ == 3
+    assert np.array_equal(h.score_samples(X), g.score_samples(X))
+    assert np.array_equal(h.predict_proba(X), g.predict_proba(X))
+    assert h.bic(X) == g.bic(X)
+    assert np.array_equal(pickle.loads(pickle.dumps(h)).score_samples(X), g.score_samples(X))
+
+
+def test_binomial_and_selection_round_trip(tmp_path):
+    rng = np.random.default_rng(1)
+    C = rng.binomial(10, np.array([0.2, 0.7])[rng.integers(0, 2, 300)][:, None],
+                     size=(300, 2)).astype(float)
+    b = _quiet(fastem.BinomialMixture(2, trials=10, random_state=0).fit, C)
+    b.save(tmp_path / "b.json")
+    b2 = fastem.load(tmp_path / "b.json")
+    assert np.array_equal(b2.score_samples(C), b.score_samples(C))
+    assert b2._n_parameters() == b._n_parameters()
+    X = _blobs()
+    s = _quiet(fastem.GaussianMixtureSelection([1, 2], covariance_types=["diag", "full"],
+                                               random_state=0, tol=1e-4).fit, X)
+    s.save(tmp_path / "s.json")
+    s2 = fastem.load(tmp_path / "s.json")
+    assert s2.best_params_ == s.best_params_ and s2.tol == 1e-4
+    assert np.array_equal(s2.predict_proba(X), s.predict_proba(X))
+    for name, col in s.criteria_.items():
+        assert list(s2.criteria_[name]) == list(col), name
+
+
+def test_an_unfitted_model_round_trips_unfitted():
+    h = io.loads(io.dumps(fastem.GaussianMixture(3, covariance_type="diag")))
+    assert h.n_components == 3 and not hasattr(h, "means_")
+    with pytest.raises(fastem.NotFittedError):
+        h.predict(_blobs())
+
+
+def test_a_generator_random_state_is_not_saved():
+    g = _quiet(fastem.GaussianMixture(2, random_state=np.random.default_rng(0)).fit, _blobs())
+    with pytest.warns(UserWarning, match="random_state"):
+        text = io.dumps(g)
+    assert io.loads(text).random_state is None
+
+
+def _doc(model=None):
+    g = model or _quiet(fastem.GaussianMixture(2, random_state=0).fit, _blobs())
+    return json.loads(io.dumps(g))
+
+
+def _set(doc, name, value):
+    doc["model"]["fitted"][name] = value
+    return json.dumps(doc)
+
+
+def _array(a):
+    a = np.asarray(a, dtype=np.float64)
+    return {"array": {"dtype": "float64", "shape": list(a.shape),
+                      "hex": [float(v).hex() for v in a.ravel()]}}
+
+
+@pytest.mark.parametrize("tamper, match", [
+    (lambda d: json.dumps({**d, "format_version": 2}), "format version 2.*upgrade fastem"),
+    (lambda d: json.dumps({**d, "format": "other"}), "not a fastem model"),
+    (lambda d: "{not json", "not JSON"),
+    (lambda d: _set(d, "means_", _array(np.zeros((3, 3)))), "inconsistent"),
+    (lambda d: _set(d, "means_", _array([[0, 0, np.nan], [1, 1, 1]])), "NaN"),
+    (lambda d: _set(d, "weights_", _array([0.6, 0.6])), "sum to 1"),
+    (lambda d: _set(d, "covariances_", _array([[[1, 2, 0], [2, 1, 0], [0, 0, 1]]] * 2)),
+     "positive definite"),
+    (lambda d: _set(d, "precisions_cholesky_", _array([np.tril(np.ones((3, 3)))] * 2)),
+     "upper-triangular"),
+    (lambda d: _set(d, "__class__", "x"), "not a fitted attribute"),
+    (lambda d: _set(d, "means_", {"array": {"dtype": "float64", "shape": [2, 3],
+                                            "hex": ["0x1p0"]}}), "6 values expected"),
+    (lambda d: _set(d, "lower_bound_", {"float": "__import__('os')"}), "not a hex float"),
+    (lambda d: _set(d, "means_", {"array": {"dtype": "complex128", "shape": [1],
+                                            "values": [1]}}), "unsupported dtype"),
+])
+def test_loading_validates_what_it_reads(tamper, match):
+    with pytest.raises(ValueError, match=match):
+        io.loads(tamper(_doc()))
+
+
+def test_loading_builds_only_fastems_classes_and_their_parameters():
+    d = _doc()
+    d["model"]["class"] = "os.system"
+    with pytest.raises(ValueError, match="unknown estimator class 'os.system'"):
+        io.loads(json.dumps(d))
+    d = _doc()
+    d["model"]["params"]["shell"] = "rm -rf /"
+    with pytest.raises(ValueError, match="no parameters \\['shell'\\]"):
+        io.loads(json.dumps(d))
+
+
+def test_binomial_probabilities_are_checked():
+    C = np.random.default_rng(2).binomial(5, 0.4, size=(100, 2)).astype(float)
+    d = _doc(_quiet(fastem.BinomialMixture(2, trials=5, random_state=0).fit, C))
+    with pytest.raises(ValueError, match="probs_ must lie strictly between 0 and 1"):
+        io.loads(_set(d, "probs_", _array([[0.5, 1.5], [0.2, 0.3]])))
