@@ -29,9 +29,10 @@ _PRIVATE_FITTED = ("_fit_covariance_type", "_fit_free_weights")
 def _classes():
     from .binomial import BinomialMixture
     from .gaussian import GaussianMixture
+    from .kmeans import KMeans
     from .selection import BinomialMixtureSelection, GaussianMixtureSelection
 
-    return {c.__name__: c for c in (GaussianMixture, BinomialMixture,
+    return {c.__name__: c for c in (GaussianMixture, BinomialMixture, KMeans,
                                      GaussianMixtureSelection, BinomialMixtureSelection)}
 
 
@@ -204,6 +205,12 @@ def _build(doc, where="model"):
 def _validate(model, where):
     """The checks of a loaded model: whatever its methods would trip over, now."""
     name = type(model).__name__
+    if name == "KMeans":
+        if hasattr(model, "cluster_centers_"):
+            c = np.asarray(model.cluster_centers_)
+            if c.ndim != 2 or c.shape[0] < 1 or not np.all(np.isfinite(c)):
+                raise _Bad(f"{where}: cluster_centers_ must be a finite (k, d) array")
+        return
     if name.endswith("Selection"):
         if hasattr(model, "best_estimator_"):
             crit = getattr(model, "criteria_", None)

@@ -1,0 +1,265 @@
+"""k-means (Lloyd's algorithm) on fastem's compiled Lloyd pass, with scikit-learn's
+conventions and stopping rule.
+
+From the same initial centres, ``fastem.KMeans`` follows scikit-learn's
+``KMeans(algorithm="lloyd")``: each iteration assigns every row to its nearest centre
+(the first of equal ones) and moves each centre to the weighted mean of its rows; an empty
+cluster gets the row farthest from its centre (scikit-learn's relocation); the run stops
+when no label changes ("strict convergence") or when the squared shift of the centres is
+at most ``tol`` times the mean variance of the features; without strict convergence the
+labels are assigned once more to the final centres.  Distances and sums are accumulated in
+float64 (scikit-learn computes float32 data in float32).
+"""
+
+import numpy as np
+
+from ._base import BaseEstimator
+from ._em import run_interruptibly
+from ._passes import block_rows, kmeanspp, lloyd_pass
+from ._validation import (
+    EMPTY_F64,
+    as_float_array,
+    check_fitted,
+    check_int,
+    check_not_empty,
+    check_random_state,
+    check_real,
+    check_sample_weight,
+    wrong_features,
+)
+
+INITS = ("k-means++", "random")
+_SLICE = 1 << 15  # rows per slice of the NumPy passes (no n x d temporaries)
+
+
+def _check_X(X, n_features=None, who=None):
+    X = as_float_array(X, "X")
+    if X.ndim != 2:
+        raise ValueError(f"Expected a 2-D array (n_samples, n_features), got {X.ndim}-D "
+                         f"with shape {X.shape}. Reshape your data with X.reshape(-1, 1) "
+                         "for a single feature or X.reshape(1, -1) for a single sample.")
+    check_not_empty(X, X.shape)
+    if n_features is not None and X.shape[1] != n_features:
+        raise wrong_features(X, n_features, who)
+    X = np.ascontiguousarray(X)
+    if not np.all(np.isfinite(X)):
+        raise ValueError("X contains NaN or infinity (k-means needs every cell)")
+    return X
+
+
+def _sq_distances_to(X, centers, labels):
+    """||x_i - centers[labels_i]||^2 per row, in slices."""
+    out = np.empty(X.shape[0])
+    for lo in range(0, X.shape[0], _SLICE):
+        part = X[lo:lo + _SLICE].astype(np.float64)
+        diff = part - centers[labels[lo:lo + _SLICE]]
+        out[lo:lo + _SLICE] = np.einsum("ij,ij->i", diff, diff)
+    return out
+
+
+class KMeans(BaseEstimator):
+    """k-means clustering by Lloyd's algorithm, compiled and parallel over fixed blocks of
+    rows (thread-count-independent results).
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+    init : {"k-means++", "random"} or array-like of shape (n_clusters, n_features)
+        "k-means++": greedy k-means++ seeding (2 + log k trials per centre) on a random
+        subset of at most 50,000 rows; "random": distinct random rows; an array: the
+        initial centres (then one run, whatever ``n_init``).
+    n_init : int, default=1
+        Runs from different seeds; the one with the lowest inertia is kept.
+    max_iter : int, default=300
+    tol : float, default=1e-4
+        Relative to the mean variance of the features, as scikit-learn's: a run stops when
+        the squared Frobenius norm of the centres' shift is at most
+        ``tol * mean(X.var(axis=0))``.
+    random_state : int, Generator, RandomState or None, default=None
+
+    Attributes
+    ----------
+    cluster_centers_ : ndarray of shape (n_clusters, n_features)
+    labels_ : ndarray of shape (n_samples,)
+    inertia_ : float
+        Sum of the (weighted) squared distances of the rows to their centres.
+    n_iter_ : int
+    n_features_in_ : int
+    """
+
+    def __init__(self, n_clusters=8, *, init="k-means++", n_init=1, max_iter=300, tol=1e-4,
+                 random_state=None):
+        self.n_clusters = n_clusters
+        self.init = init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.random_state = random_state
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import InputTags, Tags, TargetTags, TransformerTags
+
+        return Tags(estimator_type="clusterer", target_tags=TargetTags(required=False),
+                    transformer_tags=TransformerTags(), non_deterministic=(
+                        self.random_state is None and isinstance(self.init, str)),
+                    requires_fit=True, input_tags=InputTags(two_d_array=True, sparse=False))
+
+    # ------------------------------------------------------------------ fitting
+    def _initial_centers(self, X, w, k, rng):
+        init = self.init
+        rows = np.arange(X.shape[0]) if not w.shape[0] else np.flatnonzero(w)
+        if rows.shape[0] < k:
+            raise ValueError(f"n_samples={rows.shape[0]} rows of positive weight should be "
+                             f">= n_clusters={k}")
+        if init == "random":
+            return X[rng.choice(rows, size=k, replace=False)].astype(np.float64)
+        if rows.shape[0] > 50_000:
+            rows = np.sort(rng.choice(rows, size=50_000, replace=False))
+        n_trials = 2 + int(np.log(k))
+        uniforms = rng.random(1 + (k - 1) * n_trials)
+        return X[kmeanspp(X, rows.astype(np.int64), w, k, n_trials, uniforms)].astype(
+            np.float64)
+
+    def _lloyd(self, X, w, centers, tol):
+        """One run from ``centers``: (centres, labels (int32), inertia, iterations)."""
+        n, d = X.shape
+        k = centers.shape[0]
+        block = block_rows(n, k, d, 0)
+        labels = np.full(n, -1, dtype=np.int32)
+        strict = False
+        it = 0
+        for it in range(1, max(1, self.max_iter) + 1):
+            old = centers
+            cnt, sums, _, changed = lloyd_pass(X, w, old, labels, block)
+            empty = np.flatnonzero(cnt == 0)
+            if empty.shape[0]:
+                cnt, sums = self._relocate(X, w, old, labels, cnt, sums, empty)
+            centers = np.empty_like(old)
+            full = cnt > 0
+            centers[full] = sums[full] / cnt[full, None]
+            if not full.all():  # more clusters than distinct rows: as scikit-learn
+                centers[~full] = centers[int(np.argmax(cnt))]
+            if changed == 0:
+                strict = True
+                break
+            if float(((centers - old) ** 2).sum()) <= tol:
+                break
+        if not strict:  # the labels of the final centres
+            lloyd_pass(X, w, centers, labels, block)
+        dist = _sq_distances_to(X, centers, labels)
+        inertia = float(dist.sum() if not w.shape[0] else w @ dist)
+        return centers, labels, inertia, it
+
+    @staticmethod
+    def _relocate(X, w, old, labels, cnt, sums, empty):
+        """scikit-learn's relocation of empty clusters: each takes one of the rows farthest
+        from their centres (farthest first), which leaves its old cluster."""
+        dist = _sq_distances_to(X, old, labels)
+        if dist.max() == 0:
+            return cnt, sums
+        far = np.argpartition(dist, -empty.shape[0])[:-empty.shape[0] - 1:-1]
+        cnt, sums = cnt.copy(), sums.copy()
+        for new_c, i in zip(empty, far):
+            wi = w[i] if w.shape[0] else 1.0
+            x = X[i].astype(np.float64)
+            sums[labels[i]] -= x * wi
+            cnt[labels[i]] -= wi
+            sums[new_c] = x * wi
+            cnt[new_c] = wi
+        return cnt, sums
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Cluster ``X``; returns ``self``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+        """
+        k = check_int(self.n_clusters, "n_clusters", 1)
+        n_init = check_int(self.n_init, "n_init", 1)
+        check_int(self.max_iter, "max_iter", 1)
+        tol = check_real(self.tol, "tol", 0.0)
+        X = _check_X(X)
+        w = check_sample_weight(sample_weight, X.shape[0], scale=False)
+        if w.shape[0] and not w.max() > 0:
+            raise ValueError("sample_weight is zero for every row; it must have a positive sum")
+        rng = check_random_state(self.random_state)
+        given = not isinstance(self.init, str)
+        if given:
+            centers0 = np.array(as_float_array(self.init, "init"), dtype=np.float64)
+            if centers0.shape != (k, X.shape[1]):
+                raise ValueError(f"init must have shape ({k}, {X.shape[1]}); got "
+                                 f"{centers0.shape}")
+            if not np.all(np.isfinite(centers0)):
+                raise ValueError("init contains NaN or infinity")
+            n_init = 1
+        elif self.init not in INITS:
+            raise ValueError(f"init must be one of {INITS} or an array; got {self.init!r}")
+        if X.shape[0] < k:
+            raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={k}")
+        scale = float(np.mean(np.var(X, axis=0, dtype=np.float64)))
+        tol_abs = tol * scale
+
+        def runs():
+            best = None
+            for _ in range(n_init):
+                start = centers0 if given else self._initial_centers(X, w, k, rng)
+                result = self._lloyd(X, w, start, tol_abs)
+                if best is None or result[2] < best[2]:
+                    best = result
+            return best
+
+        centers, labels, inertia, n_iter = run_interruptibly(runs)
+        self.cluster_centers_ = centers.astype(X.dtype)
+        self.labels_ = labels.astype(np.int32)
+        self.inertia_ = inertia
+        self.n_iter_ = int(n_iter)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    # ------------------------------------------------------------------ using
+    def _centers(self):
+        check_fitted(self, "cluster_centers_")
+        return np.asarray(self.cluster_centers_, dtype=np.float64)
+
+    def predict(self, X):
+        """Index of the nearest centre of each row. Returns ndarray of shape (n_samples,)."""
+        centers = self._centers()
+        X = _check_X(X, centers.shape[1], self)
+        labels = np.full(X.shape[0], -1, dtype=np.int32)
+        lloyd_pass(X, EMPTY_F64, centers, labels, block_rows(X.shape[0], *centers.shape, 0))
+        return labels
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """``fit(X).labels_``."""
+        return self.fit(X, sample_weight=sample_weight).labels_
+
+    def transform(self, X):
+        """Euclidean distance of each row to each centre: ndarray (n_samples, n_clusters)."""
+        centers = self._centers()
+        X = _check_X(X, centers.shape[1], self)
+        out = np.empty((X.shape[0], centers.shape[0]))
+        for lo in range(0, X.shape[0], _SLICE):
+            part = X[lo:lo + _SLICE].astype(np.float64)
+            diff = part[:, None, :] - centers[None]
+            out[lo:lo + _SLICE] = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
+        return out.astype(X.dtype, copy=False)
+
+    def fit_transform(self, X, y=None, sample_weight=None):
+        return self.fit(X, sample_weight=sample_weight).transform(X)
+
+    def score(self, X, y=None, sample_weight=None):
+        """Minus the (weighted) inertia of ``X`` at the fitted centres."""
+        centers = self._centers()
+        X = _check_X(X, centers.shape[1], self)
+        w = check_sample_weight(sample_weight, X.shape[0], scale=False)
+        dist = _sq_distances_to(X, centers, self.predict(X))
+        return -float(dist.sum() if not w.shape[0] else w @ dist)
+
+    def save(self, path):
+        """Write this model to ``path`` as JSON (``fastem.load`` reads it)."""
+        from . import io
+
+        io.save(self, path)

@@ -1,0 +1,108 @@
+"""fastem.KMeans (issue 15, point 4): from the same initial centres, scikit-learn's
+KMeans(algorithm="lloyd") centres, labels, inertia and iterations (its tol relative to
+the features' mean variance, its relocation of empty clusters); scikit-learn's API."""
+
+import numpy as np
+import pytest
+
+import fastem
+from fastem import KMeans
+
+sk_cluster = pytest.importorskip("sklearn.cluster")
+
+
+def _data(seed=0, n=400, d=3, k=4, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(-6, 6, (k, d))
+    X = centres[rng.integers(0, k, n)] + rng.normal(size=(n, d))
+    return X.astype(dtype)
+
+
+def _sk(k, init, **kw):
+    return sk_cluster.KMeans(k, init=init, n_init=1, algorithm="lloyd", **kw)
+
+
+@pytest.mark.parametrize("tol", [1e-4, 1e-2, 0.0])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_from_the_same_start_it_is_scikit_learns_lloyd(tol, seed):
+    X = _data(seed)
+    init = X[np.random.default_rng(seed).choice(X.shape[0], 4, replace=False)]
+    a = KMeans(4, init=init, tol=tol).fit(X)
+    b = _sk(4, init, tol=tol).fit(X)
+    assert a.n_iter_ == b.n_iter_
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=1e-12, atol=1e-12)
+    assert a.inertia_ == pytest.approx(b.inertia_, rel=1e-12)
+
+
+def test_weights_and_empty_clusters_as_scikit_learn():
+    X = _data(3, n=300)
+    w = np.random.default_rng(3).uniform(0.1, 3.0, X.shape[0])
+    init = X[:8]  # neighbouring rows: some clusters empty after the first assignment
+    a = KMeans(8, init=init).fit(X, sample_weight=w)
+    b = _sk(8, init).fit(X, sample_weight=w)
+    assert a.n_iter_ == b.n_iter_
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=1e-12, atol=1e-12)
+    assert a.inertia_ == pytest.approx(b.inertia_, rel=1e-12)
+    assert a.score(X, sample_weight=w) == pytest.approx(b.score(X, sample_weight=w), rel=1e-12)
+
+
+def test_float32_data_give_float32_centres_near_scikit_learns():
+    X = _data(4, dtype=np.float32)
+    init = X[[0, 100, 200, 300]]
+    a = KMeans(4, init=init).fit(X)
+    b = _sk(4, init).fit(X)
+    assert a.cluster_centers_.dtype == np.float32 and a.transform(X).dtype == np.float32
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=1e-5, atol=1e-5)
+
+
+def test_predict_transform_score_and_fit_predict():
+    X = _data(5)
+    a = KMeans(4, random_state=0, n_init=3).fit(X)
+    D = a.transform(X)
+    brute = np.sqrt(((X[:, None, :] - a.cluster_centers_[None]) ** 2).sum(-1))
+    np.testing.assert_allclose(D, brute, rtol=1e-12)
+    np.testing.assert_array_equal(a.predict(X), np.argmin(brute, axis=1))
+    np.testing.assert_array_equal(a.predict(X), a.labels_)
+    assert a.score(X) == pytest.approx(-a.inertia_, rel=1e-12)
+    assert a.inertia_ == pytest.approx((brute.min(axis=1) ** 2).sum(), rel=1e-12)
+    np.testing.assert_array_equal(KMeans(4, random_state=0, n_init=3).fit_predict(X), a.labels_)
+    # n_init keeps the run of lowest inertia
+    single = [KMeans(4, random_state=s).fit(X).inertia_ for s in range(3)]
+    assert a.inertia_ <= max(single)
+
+
+def test_results_do_not_depend_on_the_thread_count(monkeypatch):
+    X = _data(6, n=20_000, d=5, k=6)
+    a = KMeans(6, random_state=0).fit(X)
+    monkeypatch.setenv("FASTEM_SERIAL", "1")
+    b = KMeans(6, random_state=0).fit(X)
+    assert np.array_equal(a.cluster_centers_, b.cluster_centers_)
+    assert np.array_equal(a.labels_, b.labels_) and a.inertia_ == b.inertia_
+
+
+def test_save_load_and_clone(tmp_path):
+    from sklearn.base import clone
+
+    X = _data(7)
+    a = KMeans(3, random_state=0).fit(X)
+    a.save(tmp_path / "k.json")
+    b = fastem.load(tmp_path / "k.json")
+    assert np.array_equal(b.cluster_centers_, a.cluster_centers_)
+    assert np.array_equal(b.predict(X), a.predict(X)) and b.inertia_ == a.inertia_
+    assert clone(a).get_params() == a.get_params()
+
+
+@pytest.mark.parametrize("kwargs, X, match", [
+    (dict(n_clusters=0), None, "n_clusters"),
+    (dict(init="kmeans"), None, "init must be one of"),
+    (dict(n_clusters=2, init=np.zeros((3, 3))), None, "init must have shape"),
+    (dict(n_clusters=500), None, "n_samples=400 should be >= n_clusters=500"),
+    (dict(n_clusters=2), np.array([[0.0, np.nan], [1.0, 2.0], [2.0, 2.0]]), "NaN"),
+    (dict(tol=-1.0), None, "tol"),
+])
+def test_bad_input(kwargs, X, match):
+    with pytest.raises(ValueError, match=match):
+        KMeans(**kwargs).fit(_data() if X is None else X)
