@@ -261,6 +261,9 @@ class BinomialMixture(EMMixture):
         Initial success probabilities; a 1-D value is used for every feature.
     fit_weights : bool, default=True
         If False the mixing weights stay at ``weights_init`` (uniform when not given).
+    fit_probs : bool, default=True
+        If False the success probabilities stay at ``probs_init`` (then required) and EM
+        fits the weights only; ``bic``/``aic`` count only the fitted parameters.
     random_state : int, numpy Generator or RandomState, default=None
         Seeds initialisation and the stochastic-EM draws. Stochastic EM draws come from
         a counter-based generator keyed by (seed, iteration, row), so results depend on
@@ -328,7 +331,9 @@ class BinomialMixture(EMMixture):
         verbose=0,
         decay=0.6,
         chunk_bytes=DEFAULT_CHUNK_BYTES,
+        fit_probs=True,
     ):
+        self.fit_probs = fit_probs
         self.decay = decay
         self.chunk_bytes = chunk_bytes
         self.n_components = n_components
@@ -385,6 +390,11 @@ class BinomialMixture(EMMixture):
         check_choice(self.init_params, "init_params", {"random", "random_from_data"})
         if not isinstance(self.fit_weights, (bool, np.bool_)):
             raise ValueError(f"fit_weights must be a bool; got {self.fit_weights!r}")
+        fit_probs = getattr(self, "fit_probs", True)
+        if not isinstance(fit_probs, (bool, np.bool_)):
+            raise ValueError(f"fit_probs must be a bool; got {fit_probs!r}")
+        if not fit_probs and self.probs_init is None:
+            raise ValueError("fit_probs=False keeps the initial values: give probs_init")
         if self.weights_init is not None:
             check_weights(self.weights_init, self.n_components)
 
@@ -489,18 +499,22 @@ class BinomialMixture(EMMixture):
         weights, probs = params[0].copy(), params[1].copy()
         fit_weights = self.fit_weights if fit_weights is None else fit_weights
         binomial_mstep(stats.nk, stats.sx, stats.st, weights, probs, PROB_EPS, bool(fit_weights))
+        if not getattr(self, "fit_probs", True):
+            probs = params[1].copy()  # frozen: the initial probabilities, exactly
         return weights, probs
 
     def _fitted_attributes(self, params, data):
         weights, probs = params
         return {"weights_": weights, "probs_": probs, "n_features_in_": probs.shape[1],
-                "n_distinct_rows_": data.n_samples, "_fit_free_weights": bool(self.fit_weights)}
+                "n_distinct_rows_": data.n_samples, "_fit_free_weights": bool(self.fit_weights),
+                "_fit_groups": (bool(self.fit_weights), bool(getattr(self, "fit_probs", True)))}
 
     def _n_parameters(self):
         _, probs = self._fitted_params()
         k, d = probs.shape
         free = getattr(self, "_fit_free_weights", self.fit_weights)
-        return k * d + (k - 1 if free else 0)
+        fit_probs = getattr(self, "_fit_groups", (free, True))[1]
+        return k * d * fit_probs + (k - 1 if free else 0)
 
     # ------------------------------------------------------------ public API
     def fit(self, X, y=None, *, trials=None, sample_weight=None):

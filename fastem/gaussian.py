@@ -374,6 +374,12 @@ class GaussianMixture(EMMixture):
     decay : float, default=0.6
         Step-size exponent of :meth:`partial_fit` (stepwise EM, Cappé & Moulines 2009):
         batch t weighs (t + 2) ** -decay in the running statistics; in (0.5, 1].
+    fit_weights, fit_means, fit_covariances : bool, default=True
+        False freezes that group of parameters at its initial value (``weights_init``,
+        ``means_init``, ``precisions_init``, which are then required) while EM fits the
+        others; the likelihood still never decreases in soft EM, and ``bic``/``aic``
+        count only the fitted parameters.  With frozen means the covariances are the
+        weighted second moments about them.
     chunk_bytes : int, default=64 MiB
         For data in a memory-mapped file (``np.memmap``, ``np.load(..., mmap_mode="r")``,
         C-contiguous): rows are read in chunks of at most this many bytes, so that the
@@ -443,7 +449,13 @@ class GaussianMixture(EMMixture):
         verbose_interval=10,
         decay=0.6,
         chunk_bytes=DEFAULT_CHUNK_BYTES,
+        fit_weights=True,
+        fit_means=True,
+        fit_covariances=True,
     ):
+        self.fit_weights = fit_weights
+        self.fit_means = fit_means
+        self.fit_covariances = fit_covariances
         self.decay = decay
         self.chunk_bytes = chunk_bytes
         self.n_components = n_components
@@ -479,7 +491,22 @@ class GaussianMixture(EMMixture):
         return X, _has_nan(X)
 
     # ------------------------------------------------------------ parameters
+    def _frozen(self):
+        """The frozen groups' names (constructor flags), validated."""
+        out = []
+        for flag, init in (("fit_weights", "weights_init"), ("fit_means", "means_init"),
+                           ("fit_covariances", "precisions_init")):
+            value = getattr(self, flag, True)
+            if not isinstance(value, (bool, np.bool_)):
+                raise ValueError(f"{flag} must be a bool; got {value!r}")
+            if not value:
+                if getattr(self, init) is None:
+                    raise ValueError(f"{flag}=False keeps the initial values: give {init}")
+                out.append(flag)
+        return out
+
     def _check_model_params(self):
+        self._frozen()
         check_int(self.n_components, "n_components", 1)
         check_choice(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
         check_real(self.reg_covar, "reg_covar", 0.0)
@@ -617,7 +644,49 @@ class GaussianMixture(EMMixture):
             raise ValueError(_not_pd_message(status - 1, ct, self.reg_covar))
         weights = nk + _TINY
         weights /= weights.sum()
+        frozen = self._frozen() if not (self.fit_weights and self.fit_means
+                                        and self.fit_covariances) else ()
+        if frozen:
+            return self._frozen_m_step(params, stats, frozen, weights, new_means, new_cov,
+                                       new_prec, log_det)
         return weights, new_means, new_cov, new_prec, log_det
+
+    def _frozen_m_step(self, params, stats, frozen, weights, means, cov, prec, log_det):
+        """The M-step with frozen groups kept at ``params``' values; with frozen means and
+        fitted covariances, each covariance is moved from the component's new mean to
+        its frozen one (E[(x - m)(x - m)^T] = S + (mu - m)(mu - m)^T)."""
+        old_w, old_means, old_cov, old_prec, old_ld = params
+        ct = stats.covariance_type
+        if "fit_means" in frozen:
+            if "fit_covariances" not in frozen:
+                shift = means - old_means  # (k, d)
+                nk = stats.nk
+                cov = cov.copy()
+                if ct == "full":
+                    cov += shift[:, :, None] * shift[:, None, :]
+                elif ct == "tied":
+                    cov[0] += np.einsum("c,ci,cj->ij", nk, shift, shift) / max(nk.sum(), 1e-300)
+                elif ct == "diag":
+                    cov += shift ** 2
+                else:
+                    cov += np.mean(shift ** 2, axis=1, keepdims=True)
+                if ct in ("full", "tied"):
+                    prec = np.empty_like(cov)
+                    log_det = np.empty(old_means.shape[0])
+                    for c in range(cov.shape[0]):
+                        ld = cholesky_precision(cov[c], prec[c])
+                        if not np.isfinite(ld):
+                            raise ValueError(_not_pd_message(c, ct, self.reg_covar))
+                        log_det[c if ct == "full" else slice(None)] = ld
+                else:
+                    prec = 1.0 / np.sqrt(cov)
+                    log_det = np.log(prec).sum(axis=1)
+            means = old_means
+        if "fit_covariances" in frozen:
+            cov, prec, log_det = old_cov, old_prec, old_ld
+        if "fit_weights" in frozen:
+            weights = old_w
+        return weights, means, cov, prec, log_det
 
     def _initialize(self, data, rng, restart=0):
         k, d = self.n_components, data.n_features
@@ -862,7 +931,9 @@ class GaussianMixture(EMMixture):
                     f"The fitted {name.rstrip('_')} exceed the range of {dt} (the data's "
                     "dtype). Pass float64 data (X.astype(np.float64)) or rescale X."
                 )
-        attributes.update(n_features_in_=means.shape[1], _fit_covariance_type=ct)
+        attributes.update(n_features_in_=means.shape[1], _fit_covariance_type=ct,
+                          _fit_groups=(bool(self.fit_weights), bool(self.fit_means),
+                                       bool(self.fit_covariances)))
         return attributes
 
     def _n_parameters(self):
@@ -870,7 +941,8 @@ class GaussianMixture(EMMixture):
         k, d = means.shape
         cov = {"full": k * d * (d + 1) / 2, "tied": d * (d + 1) / 2, "diag": k * d,
                "spherical": k}[ct]
-        return int(cov + k * d + k - 1)
+        fitted = getattr(self, "_fit_groups", (True, True, True))  # weights, means, cov
+        return int(cov * fitted[2] + k * d * fitted[1] + (k - 1) * fitted[0])
 
     # ------------------------------------------------------------ public API
     def fit(self, X, y=None, *, sample_weight=None):

@@ -23,7 +23,7 @@ from ._version import __version__
 FORMAT = "fastem-model"
 FORMAT_VERSION = 1
 # Attributes a fit sets that are private but part of the fitted state.
-_PRIVATE_FITTED = ("_fit_covariance_type", "_fit_free_weights")
+_PRIVATE_FITTED = ("_fit_covariance_type", "_fit_free_weights", "_fit_groups")
 
 
 def _classes():

@@ -140,7 +140,7 @@ def test_soft_convergence_matches_scikit_learn(ct):
 def test_parameter_names_are_scikit_learns_plus_mode():
     # plus decay (partial_fit's step sizes) and chunk_bytes (files read in chunks)
     assert set(GaussianMixture().get_params()) == set(SKGaussianMixture().get_params()) | {
-        "mode", "decay", "chunk_bytes"}
+        "mode", "decay", "chunk_bytes", "fit_weights", "fit_means", "fit_covariances"}
     ours, sk = GaussianMixture().get_params(), SKGaussianMixture().get_params()
     # the one default of its own: init_params="auto" (issue 14), which is "kmeans" for
     # the first restart, so a default fit (n_init=1) is scikit-learn's default fit
