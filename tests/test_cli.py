@@ -1,0 +1,124 @@
+"""The command line (issue 15, point 1): fit / predict / score / select on CSV, .npy
+(and parquet when pyarrow is there), progress on stderr, one-line errors."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastem
+from fastem import cli
+
+DATA = os.path.join(os.path.dirname(__file__), "data")
+FAITHFUL = os.path.join(DATA, "faithful.csv")
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_fit_predict_score_round_trip(tmp_path, capsys):
+    model = str(tmp_path / "m.json")
+    code, out, err = run(capsys, "fit", FAITHFUL, "--components", "3", "--covariance-type",
+                         "tied", "--random-state", "0", "--output", model)
+    assert code == 0, err
+    assert "converged: True" in out and "BIC:" in out and "(eruptions, waiting)" in out
+    assert "Iteration 1" in err and "log-likelihood" in err  # progress on stderr
+    X = np.loadtxt(FAITHFUL, delimiter=",", skiprows=1)
+    ref = fastem.GaussianMixture(3, covariance_type="tied", random_state=0).fit(X)
+    assert f"BIC: {ref.bic(X):.6f}" in out
+    code, out, err = run(capsys, "predict", model, FAITHFUL)
+    lines = out.split()
+    assert code == 0 and lines[0] == "label" and len(lines) == X.shape[0] + 1
+    np.testing.assert_array_equal(np.array(lines[1:], dtype=int), ref.predict(X))
+    proba = tmp_path / "p.csv"
+    code, out, err = run(capsys, "predict", model, FAITHFUL, "--proba", "-o", str(proba))
+    P = np.loadtxt(proba, delimiter=",", skiprows=1)
+    np.testing.assert_array_equal(P, ref.predict_proba(X))  # repr: exact floats
+    code, out, err = run(capsys, "score", model, FAITHFUL)
+    assert float(out) == pytest.approx(ref.score(X), rel=1e-9)
+    code, out, err = run(capsys, "fit", FAITHFUL, "-k", "2", "-o", model, "--quiet")
+    assert code == 0 and err == ""
+
+
+def test_select_prints_the_criteria_table(tmp_path, capsys):
+    best = str(tmp_path / "best.json")
+    code, out, err = run(capsys, "select", FAITHFUL, "-k", "1-3", "--random-state", "0",
+                         "--covariance-types", "tied,diag", "-q", "-o", best)
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("n_components,covariance_type,log_likelihood")
+    assert len(lines) == 1 + 6 + 2
+    assert "'n_components': 3, 'covariance_type': 'tied'" in lines[-2]
+    assert fastem.load(best).n_components == 3
+
+
+def test_npy_binomial_and_columns(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    C = rng.binomial(10, np.array([0.2, 0.7])[rng.integers(0, 2, 300)][:, None], (300, 2))
+    np.save(tmp_path / "c.npy", C.astype(float))
+    model = str(tmp_path / "b.json")
+    code, out, err = run(capsys, "fit", str(tmp_path / "c.npy"), "-k", "2", "--model",
+                         "binomial", "--trials", "10", "--random-state", "0", "-o", model, "-q")
+    assert code == 0, err
+    assert "probs[1]" in out
+    code, out, err = run(capsys, "score", model, str(tmp_path / "c.npy"), "--trials", "10")
+    assert code == 0 and float(out) < 0
+    csv = tmp_path / "mixed.csv"
+    csv.write_text("name,a,b\nx,1.0,2\ny,,3\nz,2.5,4\nw,3,5\n")  # an empty cell: missing
+    code, out, err = run(capsys, "fit", str(csv), "-k", "1", "-o", model, "-q")
+    assert code == 1 and "column 'name' is not numeric" in err and "--columns" in err
+    code, out, err = run(capsys, "fit", str(csv), "-k", "1", "-o", model, "-q",
+                         "--columns", "a,b")
+    assert code == 0, err
+
+
+def test_parquet_when_pyarrow_is_installed(tmp_path, capsys):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    X = np.loadtxt(FAITHFUL, delimiter=",", skiprows=1)
+    pq.write_table(pa.table({"eruptions": X[:, 0], "waiting": X[:, 1]}), tmp_path / "f.parquet")
+    code, out, err = run(capsys, "fit", str(tmp_path / "f.parquet"), "-k", "2", "-q", "-o",
+                         str(tmp_path / "m.json"))
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["predict", "nope.json", FAITHFUL], "nope.json: no such file"),
+    (["fit", "nope.csv", "-k", "2", "-o", "m.json"], "nope.csv: no such file"),
+    (["fit", FAITHFUL, "-k", "x", "-o", "m.json"], "--components"),
+    (["fit", FAITHFUL, "-k", "2", "--trials", "3", "-o", "m.json"], "--trials is for"),
+])
+def test_errors_are_one_line(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, *argv)
+    assert code == 1 and message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_bad_csv_and_wrong_columns(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ragged.csv").write_text("a,b\n1,2\n3\n")
+    code, out, err = run(capsys, "fit", "ragged.csv", "-k", "1", "-o", "m.json")
+    assert code == 1 and "line 3 has 1 fields, expected 2" in err
+    run(capsys, "fit", FAITHFUL, "-k", "2", "-o", "m.json", "-q")
+    code, out, err = run(capsys, "predict", "m.json", os.path.join(DATA, "iris.csv"))
+    assert code == 1 and "4 features" in err and "expecting 2" in err
+    with pytest.raises(ValueError):
+        cli.main(["--debug", "predict", "m.json", os.path.join(DATA, "iris.csv")])
+
+
+def test_python_dash_m_and_the_console_script(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "fastem", "score", "nope.json", FAITHFUL],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert out.returncode == 1 and "no such file" in out.stderr
+    script = os.path.join(os.path.dirname(sys.executable), "fastem")
+    if not os.path.exists(script):
+        pytest.skip("fastem is not installed as a package here (no console script)")
+    out = subprocess.run([script, "fit", FAITHFUL, "-k", "2", "-q", "-o", "m.json"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert out.returncode == 0 and (tmp_path / "m.json").exists()
