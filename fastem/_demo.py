@@ -61,8 +61,9 @@ def synthetic_binomial(n=1_000_000, seed=0):
     print(f"  largest error in a probability: {err:.4f}\n")
 
 
-def blood_cells(seed=0):
-    """Two overlapping elliptical clusters, in the spirit of the red-blood-cell anemia data."""
+def blood_cells(seed=0, plots=None):
+    """Two overlapping elliptical clusters, in the spirit of the red-blood-cell anemia data;
+    ``plots``: a folder to write the figures of the fit into (needs matplotlib)."""
     rng = np.random.default_rng(seed)
     # Mean corpuscular volume (fL) and haemoglobin concentration (g/dL): a healthy group and
     # an iron-deficient group with smaller, paler cells and more spread. Simulated values.
@@ -84,6 +85,21 @@ def blood_cells(seed=0):
         print(f"  component: weight {gm.weights_[c]:.2f}, mean ({gm.means_[c][0]:.1f} fL, "
               f"{gm.means_[c][1]:.1f} g/dL), sd ({sd[0]:.1f}, {sd[1]:.2f}), correlation {r:.2f}")
     print("  (truth: weights 0.75 / 0.25, means (90, 34) and (76, 31), correlations 0.5 / 0.57)\n")
+    if plots is not None:
+        import os
+
+        from . import plot
+
+        os.makedirs(plots, exist_ok=True)
+        paths = [os.path.join(plots, name) for name in
+                 ("blood_cells_snapshots.png", "blood_cells_loglik.png", "blood_cells_fit.png")]
+        plot.snapshots(gm, X).savefig(paths[0], dpi=90)
+        plot.loglik(gm).figure.savefig(paths[1], dpi=90)
+        ax = plot.clusters(gm, X)
+        ax.set_xlabel("mean cell volume (fL)")
+        ax.set_ylabel("haemoglobin (g/dL)")
+        ax.figure.savefig(paths[2], dpi=90)
+        print("  figures written: " + ", ".join(paths) + "\n")
 
 
 def gaussian_million(n=1_000_000, seed=0):
@@ -119,10 +135,10 @@ def gaussian_million(n=1_000_000, seed=0):
           f" fastem {t_sk / t_ours:.1f}x faster\n")
 
 
-def main():
+def main(plots=None):
     print("(The first run compiles fastem's kernels, about a minute; later runs load them "
           "from the on-disk cache.)\n")
     coin_example()
     synthetic_binomial()
-    blood_cells()
+    blood_cells(plots=plots)
     gaussian_million()

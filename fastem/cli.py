@@ -98,10 +98,11 @@ def _read_csv(path, columns):
 
 
 def _read_arrow(path, ext, columns):
-    try:
-        import pyarrow  # noqa: F401 - the optional extra: a clear message without it
-    except ImportError:
-        raise CLIError(f"{path}: reading {ext} files needs pyarrow (pip install pyarrow)") from None
+    import importlib.util
+
+    if importlib.util.find_spec("pyarrow") is None:  # the optional extra
+        raise CLIError(f"{path}: reading {ext} files needs pyarrow (pip install "
+                       "'fastem[arrow]')")
     if ext == ".parquet":
         import pyarrow.parquet as pq
 
@@ -306,7 +307,9 @@ def _parser():
     s.add_argument("--quiet", "-q", action="store_true")
     data_args(s)
 
-    sub.add_parser("demo", help="worked examples with timings")
+    dm = sub.add_parser("demo", help="worked examples with timings")
+    dm.add_argument("--plots", metavar="DIR",
+                    help="also write the figures of the red-blood-cell fit into DIR")
     w = sub.add_parser("warmup", help="compile every kernel into Numba's on-disk cache")
     w.add_argument("--quiet", action="store_true", help="print nothing")
     w.add_argument("--no-public-kernels", action="store_true",
@@ -324,7 +327,7 @@ def main(argv=None, out=None):
         if args.command == "demo":
             from ._demo import main as demo
 
-            demo()
+            demo(plots=args.plots)
         elif args.command == "warmup":
             from ._warmup import warmup
 
