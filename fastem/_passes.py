@@ -234,9 +234,16 @@ def gauss_pass(X, w, log_weights, means, prec, log_det, full, mode, seed, stream
     run_blocks(kern, nb, block, XS, XD, w, log_weights, means, prec, log_det, center,
                int(mode), _seed(seed), int(stream), labels, p_nk, p_s1, p_s2, p_ll, p_ch,
                EMPTY_F64, _EMPTY_2D, EMPTY_I64, _EMPTY_2D, fns, int(row0))
+    return _pass_sums(p_nk, p_s1, p_s2, p_ll, p_ch, full)
+
+
+def _pass_sums(p_nk, p_s1, p_s2, p_ll, p_ch, full):
+    """A statistics pass's block slots added in block order: (nk, s1, s2, sq, loglik,
+    n_changed), the second moments mirrored from their upper triangles."""
+    d = p_s1.shape[2]
     nk, s1, s2 = sum_blocks(p_nk), sum_blocks(p_s1), sum_blocks(p_s2)
     if full:
-        for c in range(ks):  # mirror the upper triangle
+        for c in range(s2.shape[0]):  # mirror the upper triangle
             s2[c] = np.triu(s2[c]) + np.triu(s2[c], 1).T
         sq = np.zeros((0, d))
     else:
@@ -303,14 +310,7 @@ def gauss_missing_pass(X, w, plan, log_weights, means, cov, form, mode, seed, st
                _f64(log_weights), _f64(means), _missing_cov(cov, form), _f64(center), int(mode),
                _seed(seed), int(stream), labels, p_nk, p_s1, p_s2, p_ll, p_ch, EMPTY_F64,
                _EMPTY_2D, EMPTY_I64, _EMPTY_2D, _EMPTY_2D, int(row0))
-    nk, s1, s2 = sum_blocks(p_nk), sum_blocks(p_s1), sum_blocks(p_s2)
-    if full:
-        for c in range(ks):
-            s2[c] = np.triu(s2[c]) + np.triu(s2[c], 1).T
-        sq = np.zeros((0, d))
-    else:
-        sq, s2 = s2[:, 0, :], np.zeros((0, d, d))
-    return nk, s1, s2, sq, float(sum_blocks(p_ll)), int(sum_blocks(p_ch))
+    return _pass_sums(p_nk, p_s1, p_s2, p_ll, p_ch, full)
 
 
 def gauss_missing_rows(X, plan, log_weights, means, cov, form, out_ll, out_resp, out_labels,
