@@ -1211,7 +1211,7 @@ class GaussianMixture(EMMixture):
         return self.fit(X, sample_weight=sample_weight).predict(X)
 
     def _rows(self, X, ll=False, resp=False, labels=False):
-        (weights, means, _, prec, log_det), ct = self._fitted_params()
+        (weights, means, cov, prec, log_det), ct = self._fitted_params()
         if is_dask_array(X):
             ensure(gaussian_rows(ct))
             return self._rows_dask(X, means.shape, ll, resp, labels)
@@ -1229,7 +1229,7 @@ class GaussianMixture(EMMixture):
         out_lab = np.empty(n, dtype=np.int64) if labels else _EMPTY_I64
         if has_nan:
             fn = _missing_rows
-            args = (X, log_weights, means, self._fitted_params()[0][2], _form(ct), out_ll,
+            args = (X, log_weights, means, cov, _form(ct), out_ll,
                     out_resp, out_lab)
         else:
             fn = gauss_rows
@@ -1259,7 +1259,7 @@ class GaussianMixture(EMMixture):
 
     def _rows_file(self, reader, ll, resp, labels):
         """``_rows`` over a file read in chunks: the outputs are the only n-sized arrays."""
-        (weights, means, _, prec, log_det), ct = self._fitted_params()
+        (weights, means, cov, prec, log_det), ct = self._fitted_params()
         n, d = reader.shape
         if d != means.shape[1]:
             raise wrong_features(np.empty((0, d)), means.shape[1], self)
@@ -1276,8 +1276,8 @@ class GaussianMixture(EMMixture):
             outs = (out_ll[lo:hi] if ll else EMPTY_F64, out_resp[lo:hi] if resp else _EMPTY_2D,
                     out_lab[lo:hi] if labels else _EMPTY_I64)
             if part.has_nan:
-                run_interruptibly(_missing_rows, part.X, log_weights, means,
-                                  self._fitted_params()[0][2], _form(ct), *outs)
+                run_interruptibly(_missing_rows, part.X, log_weights, means, cov, _form(ct),
+                                  *outs)
             else:
                 run_interruptibly(gauss_rows, part.X, log_weights, means, kprec, log_det,
                                   ct in ("full", "tied"), *outs, _EMPTY_2D)

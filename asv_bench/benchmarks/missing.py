@@ -120,18 +120,19 @@ class MissingRatio:
     unit = "ratio"
     rounds = 1
     timeout = 1200
+    shape, fraction = SHAPE, FRACTION
 
     def setup(self, covariance_type):
         C.require("fastem")
-        n, d, self.k = _sizes(SHAPE)
-        self.X, self.Xm = missing_data(n, d, self.k, FRACTION)
+        n, d, self.k = _sizes(self.shape)
+        self.X, self.Xm = missing_data(n, d, self.k, self.fraction)
         _warm(self.X, self.Xm, self.k, covariance_type)
 
     def track_time_ratio_missing_over_complete(self, covariance_type):
         return _missing_over_complete(self.X, self.Xm, self.k, covariance_type)
 
 
-class MissingWorstCaseRatio:
+class MissingWorstCaseRatio(MissingRatio):
     """The worst case for missing values, many distinct patterns: the ratio of
     ``MissingRatio`` at (1e6, 16, 8) with 20% of the cells missing at random.  The
     factorisations are done per (pattern, component), so their cost grows with the number
@@ -141,20 +142,8 @@ class MissingWorstCaseRatio:
     holds 2.8% of the rows); the small profile's 1e4 rows have 3,731, 2.7 rows each, the
     nearer to one pattern per row.  No bar: reported."""
 
-    params = [COVARIANCE_TYPES]
-    param_names = ["covariance_type"]
-    unit = "ratio"
-    rounds = 1
     timeout = 1800
-
-    def setup(self, covariance_type):
-        C.require("fastem")
-        n, d, self.k = _sizes(WORST_SHAPE)
-        self.X, self.Xm = missing_data(n, d, self.k, WORST_FRACTION)
-        _warm(self.X, self.Xm, self.k, covariance_type)
-
-    def track_time_ratio_missing_over_complete(self, covariance_type):
-        return _missing_over_complete(self.X, self.Xm, self.k, covariance_type)
+    shape, fraction = WORST_SHAPE, WORST_FRACTION
 
     def track_n_patterns(self, covariance_type):
         return n_patterns(self.Xm)
