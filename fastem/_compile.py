@@ -57,6 +57,7 @@ def items():
         "missing-data patterns": (kgm.group_rows, kgm.GROUP_SIGNATURE, 0.4),
         "missing-data rows": (kgm.place_rows, kgm.PLACE_SIGNATURE, 0.2),
         "Lloyd pass": (kk.lloyd_blocks, kk.LLOYD_SIGNATURE, 0.9),
+        "bounded Lloyd pass": (kk.lloyd_bounded_blocks, kk.LLOYD_BOUNDED_SIGNATURE, 1.2),
         "column moments": (kk.moment_blocks, kk.MOMENT_SIGNATURE, 0.8),
         "binomial pass": (kb.binomial_blocks, kb.PASS_SIGNATURE, 0.9),
         "binomial rows": (kb.binomial_rows_blocks, kb.PASS_SIGNATURE, 0.7),

@@ -395,6 +395,39 @@ def lloyd_pass(X, w, centers, labels, block):
             int(sum_blocks(p_ch)))
 
 
+class LloydBounds:
+    """What a bounded Lloyd run (``_kk.lloyd_bounded_blocks``) keeps from pass to pass:
+    labels, per-row distance bounds (n,) each, and per-block counts, rows of positive
+    weight and sums.  ``fresh``: the next pass rebuilds them all (the first pass, and after
+    the driver changed the sums itself, as the relocation of an empty cluster does)."""
+
+    def __init__(self, n, k, d, block):
+        nb = (n + block - 1) // block
+        self.block = block
+        self.labels = np.full(n, -1, dtype=np.int32)
+        self.upper = np.zeros(n)
+        self.lower = np.zeros(n)
+        self.p_cnt = np.zeros((nb, k))
+        self.p_num = np.zeros((nb, k), dtype=np.int64)
+        self.p_sum = np.zeros((nb, k, d))
+        self.p_ch = np.zeros(nb, dtype=np.int64)
+        self.p_set = np.zeros(nb, dtype=np.int64)
+        self.fresh = True
+
+    def step(self, X, w, centers, shift, half_sep):
+        """One pass at ``centers``, which moved by ``shift`` (k,) since the last one;
+        ``half_sep`` (k,): half the distance from each centre to the nearest other.
+        Returns (counts (k,), sums (k, d), n_changed), blocks added in a fixed order."""
+        nb = self.p_ch.shape[0]
+        run_blocks(prepared(_kk.lloyd_bounded_blocks, _kk.LLOYD_BOUNDED_SIGNATURE), nb,
+                   self.block, *slots(X), w, centers, shift, half_sep, self.fresh,
+                   self.labels, self.upper, self.lower, self.p_cnt, self.p_num, self.p_sum,
+                   self.p_ch, self.p_set)
+        self.fresh = False
+        self.settled = int(self.p_set.sum())
+        return sum_blocks(self.p_cnt), sum_blocks(self.p_sum), int(sum_blocks(self.p_ch))
+
+
 def column_moments(X, w, block):
     """Weighted column means and variances (d,), two fixed-order passes."""
     n, d = X.shape

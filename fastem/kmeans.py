@@ -15,7 +15,7 @@ import numpy as np
 
 from ._base import BaseEstimator
 from ._em import run_interruptibly
-from ._passes import block_rows, kmeanspp, lloyd_pass
+from ._passes import LloydBounds, block_rows, kmeanspp, lloyd_pass
 from ._validation import (
     EMPTY_F64,
     as_float_array,
@@ -55,6 +55,20 @@ def _sq_distances_to(X, centers, labels):
         diff = part - centers[labels[lo:lo + _SLICE]]
         out[lo:lo + _SLICE] = np.einsum("ij,ij->i", diff, diff)
     return out
+
+
+def _moves(old, new):
+    """How far each centre moved (k,), and half the distance from each new centre to the
+    nearest other (k,; inf for one centre), widened and narrowed by a little more than
+    their rounding so that the bounds they update stay bounds."""
+    shift = np.sqrt(((new - old) ** 2).sum(axis=1)) * (1 + 1e-9)
+    k = new.shape[0]
+    sep = np.full(k, np.inf)
+    for c in range(k):
+        others = np.delete(new, c, axis=0)
+        if others.shape[0]:
+            sep[c] = np.sqrt(((others - new[c]) ** 2).sum(axis=1).min())
+    return shift, 0.5 * sep * (1 - 1e-9)
 
 
 class KMeans(BaseEstimator):
@@ -121,19 +135,24 @@ class KMeans(BaseEstimator):
             np.float64)
 
     def _lloyd(self, X, w, centers, tol):
-        """One run from ``centers``: (centres, labels (int32), inertia, iterations)."""
+        """One run from ``centers``: (centres, labels (int32), inertia, iterations).
+
+        Each pass skips the rows whose bounds prove their centre unchanged (Hamerly's
+        bounds, see ``_kk.lloyd_bounded_blocks``) and moves only the changed rows in the
+        per-block sums: the same iterations as a pass over every row."""
         n, d = X.shape
         k = centers.shape[0]
-        block = block_rows(n, k, d, 0)
-        labels = np.full(n, -1, dtype=np.int32)
+        state = LloydBounds(n, k, d, block_rows(n, k, d, 0))
+        shift = half = np.zeros(k)
         strict = False
         it = 0
         for it in range(1, max(1, self.max_iter) + 1):
             old = centers
-            cnt, sums, _, changed = lloyd_pass(X, w, old, labels, block)
+            cnt, sums, changed = state.step(X, w, old, shift, half)
             empty = np.flatnonzero(cnt == 0)
             if empty.shape[0]:
-                cnt, sums = self._relocate(X, w, old, labels, cnt, sums, empty)
+                cnt, sums = self._relocate(X, w, old, state.labels, cnt, sums, empty)
+                state.fresh = True  # the kept sums no longer follow the labels
             centers = np.empty_like(old)
             full = cnt > 0
             centers[full] = sums[full] / cnt[full, None]
@@ -144,8 +163,10 @@ class KMeans(BaseEstimator):
                 break
             if float(((centers - old) ** 2).sum()) <= tol:
                 break
+            shift, half = _moves(old, centers)
+        labels = state.labels
         if not strict:  # the labels of the final centres
-            lloyd_pass(X, w, centers, labels, block)
+            state.step(X, w, centers, *_moves(old, centers))
         dist = _sq_distances_to(X, centers, labels)
         inertia = float(dist.sum() if not w.shape[0] else w @ dist)
         return centers, labels, inertia, it

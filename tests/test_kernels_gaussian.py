@@ -193,3 +193,61 @@ def test_pass_is_bit_identical_across_thread_counts(ct):
     for a, b in zip(out[:3], out[3:]):
         for x, y in zip(a, b):
             assert np.array_equal(x, y)
+
+
+def _check_bounded_pass(state, X, w, centers):
+    """After a bounded Lloyd pass at ``centers``: the reference's labels, the counts and
+    weighted sums of those labels, and bounds that hold."""
+    want_labels, _, _ = ref.lloyd_step(X, centers, w)
+    np.testing.assert_array_equal(state.labels, want_labels)
+    Xd = X.astype(np.float64)
+    dist = np.sqrt(((Xd[:, None, :] - centers[None]) ** 2).sum(-1))
+    own = dist[np.arange(X.shape[0]), want_labels]
+    assert np.all(state.upper >= own)
+    others = dist.copy()
+    others[np.arange(X.shape[0]), want_labels] = np.inf
+    assert np.all(state.lower <= others.min(axis=1))
+    cnt, sums = kk.sum_blocks(state.p_cnt), kk.sum_blocks(state.p_sum)
+    k = centers.shape[0]
+    want_cnt = np.bincount(want_labels, weights=w, minlength=k)
+    want_sums = np.stack([(w[want_labels == c, None] * Xd[want_labels == c]).sum(0)
+                          for c in range(k)])
+    np.testing.assert_allclose(cnt, want_cnt, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(sums, want_sums, rtol=1e-12, atol=1e-10)
+    assert np.all(cnt[want_cnt == 0] == 0) and np.all(sums[want_cnt == 0] == 0)
+
+
+@pytest.mark.parametrize("k", [1, 3, 6])
+def test_bounded_lloyd_pass_matches_reference(dtype, k):
+    """Passes after arbitrary moves of the centres (small steps, one centre jumping far,
+    two centres made equal, all back to the start): every pass gives the labels of the
+    nearest centres, their sums kept by moving only the rows that changed, and bounds
+    that stay bounds.  Some rows have weight 0; blocks of 64 rows."""
+    from fastem.kmeans import _moves
+
+    rng = np.random.default_rng(11 + k)
+    X = np.concatenate([rng.normal(size=(300, 3)) * 2, np.zeros((20, 3))]).astype(dtype)
+    w = rng.uniform(0, 2, size=X.shape[0])
+    w[::17] = 0.0
+    state = kk.LloydBounds(X.shape[0], k, 3, 64)
+    start = rng.normal(size=(k, 3))
+    centers = start.copy()
+    zero = np.zeros(k)
+    changed = state.step(X, w, centers, zero, zero)[2]
+    assert changed == X.shape[0]
+    _check_bounded_pass(state, X, w, centers)
+    moves = [lambda c: c + rng.normal(scale=0.05, size=c.shape) for _ in range(4)]
+    moves.append(lambda c: c + np.eye(k, 3) * 8.0)
+    if k > 1:
+        moves.append(lambda c: np.concatenate([c[1:2], c[1:]]))
+    moves.append(lambda c: start.copy())
+    settled = []
+    for move in moves:
+        new = move(centers)
+        before = state.labels.copy()
+        changed = state.step(X, w, new, *_moves(centers, new))[2]
+        centers = new
+        _check_bounded_pass(state, X, w, centers)
+        assert changed == int(np.sum(before != state.labels))
+        settled.append(state.settled)
+    assert min(settled[:4]) < X.shape[0] // 2  # small steps keep most rows without scores

@@ -8,7 +8,7 @@ that one compiled kernel serves both dtypes; see ``_jit``.
 import numpy as np
 
 from ._common import CHUNK
-from ._jit import I32, I64, INT, data, kernel, ro, rw
+from ._jit import BOOL, I32, I64, INT, data, kernel, ro, rw
 
 
 @kernel(inline="always")
@@ -22,32 +22,128 @@ def _load_row(XS, XD, i, x):
 
 
 @kernel
-def lloyd_blocks(b0, b1, block, XS, XD, w, centers, labels, p_cnt, p_sum, p_in, p_ch):
-    """Row blocks b0..b1 of a Lloyd pass: each row goes to its nearest centre (the first
-    of equal ones; ``labels`` updated); block b adds its weights, weighted row sums,
-    inertia and label changes into ``p_cnt[b]`` (k,), ``p_sum[b]`` (k, d), ``p_in[b]``,
-    ``p_ch[b]``.  Rows are taken CHUNK at a time, transposed, so that the distance loops
-    run over rows and vectorise; the nearest centre minimises ||c||^2 - 2 x.c, as
-    scikit-learn's (the squared distance less ||x||^2), in tiles of 4 centres x 4
-    features.  The inertia adds ||x||^2 back (clipped at 0)."""
-    n = max(XS.shape[0], XD.shape[0])
+def _scores(XT, m, M2, cn, D, best, second, pick):
+    """Rows 0..m of the transposed chunk ``XT`` (d, CHUNK): the least (``best``) and second
+    least (``second``) over the centres of ||c||^2 - 2 x.c (scikit-learn's score: the
+    squared distance less ||x||^2) and the first centre attaining the least (``pick``, as a
+    float so that the comparisons vectorise with the scores).  ``M2`` holds -2 c (k, d),
+    ``cn`` ||c||^2; ``D`` (4, CHUNK) is scratch.  Centres go 4 at a time and features 4 at
+    a time, so that each row of XT is loaded once per tile of 16 products."""
+    k, d = M2.shape
+    d4 = d - d % 4
+    for r in range(m):
+        best[r] = np.inf
+        second[r] = np.inf
+        pick[r] = 0.0
+    for c0 in range(0, k, 4):
+        q = min(4, k - c0)
+        if q == 4:
+            for r in range(m):
+                D[0, r] = cn[c0]
+                D[1, r] = cn[c0 + 1]
+                D[2, r] = cn[c0 + 2]
+                D[3, r] = cn[c0 + 3]
+            for j0 in range(0, d4, 4):
+                g00 = M2[c0, j0]
+                g01 = M2[c0, j0 + 1]
+                g02 = M2[c0, j0 + 2]
+                g03 = M2[c0, j0 + 3]
+                g10 = M2[c0 + 1, j0]
+                g11 = M2[c0 + 1, j0 + 1]
+                g12 = M2[c0 + 1, j0 + 2]
+                g13 = M2[c0 + 1, j0 + 3]
+                g20 = M2[c0 + 2, j0]
+                g21 = M2[c0 + 2, j0 + 1]
+                g22 = M2[c0 + 2, j0 + 2]
+                g23 = M2[c0 + 2, j0 + 3]
+                g30 = M2[c0 + 3, j0]
+                g31 = M2[c0 + 3, j0 + 1]
+                g32 = M2[c0 + 3, j0 + 2]
+                g33 = M2[c0 + 3, j0 + 3]
+                for r in range(m):
+                    x0 = XT[j0, r]
+                    x1 = XT[j0 + 1, r]
+                    x2 = XT[j0 + 2, r]
+                    x3 = XT[j0 + 3, r]
+                    D[0, r] += x0 * g00 + x1 * g01 + x2 * g02 + x3 * g03
+                    D[1, r] += x0 * g10 + x1 * g11 + x2 * g12 + x3 * g13
+                    D[2, r] += x0 * g20 + x1 * g21 + x2 * g22 + x3 * g23
+                    D[3, r] += x0 * g30 + x1 * g31 + x2 * g32 + x3 * g33
+            for j in range(d4, d):
+                for c in range(4):
+                    g = M2[c0 + c, j]
+                    for r in range(m):
+                        D[c, r] += XT[j, r] * g
+        else:
+            for c in range(q):
+                for r in range(m):
+                    D[c, r] = cn[c0 + c]
+                for j in range(d):
+                    g = M2[c0 + c, j]
+                    for r in range(m):
+                        D[c, r] += XT[j, r] * g
+        for c in range(q):
+            cf = float(c0 + c)
+            for r in range(m):
+                v = D[c, r]
+                b = best[r]
+                pick[r] = cf if v < b else pick[r]
+                second[r] = min(second[r], max(v, b))
+                best[r] = min(v, b)
+
+
+@kernel
+def _transpose(XS, XD, rows, start, m, XT):
+    """XT[:, r] = X[row r] for r < m: the rows start..start+m, or rows[start..start+m]
+    when ``rows`` is not empty."""
+    d = XT.shape[0]
+    gather = rows.shape[0] > 0
+    if XD.shape[0] > 0:
+        for r in range(m):
+            i = rows[start + r] if gather else start + r
+            for j in range(d):
+                XT[j, r] = XD[i, j]
+    else:
+        for r in range(m):
+            i = rows[start + r] if gather else start + r
+            for j in range(d):
+                XT[j, r] = XS[i, j]
+
+
+@kernel
+def _prepare(centers, M2, cn):
     k, d = centers.shape
-    has_w = w.shape[0] > 0
-    f64 = XD.shape[0] > 0
-    XT = np.empty((d, CHUNK))
-    best = np.empty(CHUNK)
-    pick = np.empty(CHUNK, dtype=np.int64)
-    M2 = np.empty((k, d))  # -2 c
-    cn = np.empty(k)  # ||c||^2
+    top = 0.0
     for c in range(k):
         t = 0.0
         for j in range(d):
             M2[c, j] = -2.0 * centers[c, j]
             t += centers[c, j] * centers[c, j]
         cn[c] = t
-    k4 = k - k % 4
-    d4 = d - d % 4
-    D = np.empty((k, CHUNK))
+        top = max(top, t)
+    return top
+
+
+@kernel
+def lloyd_blocks(b0, b1, block, XS, XD, w, centers, labels, p_cnt, p_sum, p_in, p_ch):
+    """Row blocks b0..b1 of a Lloyd pass: each row goes to its nearest centre (the first
+    of equal ones; ``labels`` updated); block b adds its weights, weighted row sums,
+    inertia and label changes into ``p_cnt[b]`` (k,), ``p_sum[b]`` (k, d), ``p_in[b]``,
+    ``p_ch[b]``.  Rows are taken CHUNK at a time, transposed, so that the distance loops
+    (``_scores``) run over rows and vectorise.  The inertia adds ||x||^2 back to the
+    least score (clipped at 0)."""
+    n = max(XS.shape[0], XD.shape[0])
+    k, d = centers.shape
+    has_w = w.shape[0] > 0
+    no_rows = np.empty(0, dtype=np.int64)
+    XT = np.empty((d, CHUNK + 8))  # padded: rows of XT 2 KiB apart share cache sets
+    best = np.empty(CHUNK)
+    second = np.empty(CHUNK)
+    pick = np.empty(CHUNK)
+    M2 = np.empty((k, d))
+    cn = np.empty(k)
+    _prepare(centers, M2, cn)
+    D = np.empty((4, CHUNK))
     S = np.empty((k, d))  # the block's sums, then added to its slot
     cnt = np.empty(k)
     xx = np.empty(CHUNK)
@@ -59,68 +155,8 @@ def lloyd_blocks(b0, b1, block, XS, XD, w, centers, labels, p_cnt, p_sum, p_in, 
         hi = min(n, (b + 1) * block)
         for start in range(b * block, hi, CHUNK):
             m = min(CHUNK, hi - start)
-            if f64:
-                for r in range(m):
-                    for j in range(d):
-                        XT[j, r] = XD[start + r, j]
-            else:
-                for r in range(m):
-                    for j in range(d):
-                        XT[j, r] = XS[start + r, j]
-            # ||x - c||^2 - ||x||^2 = ||c||^2 - 2 x.c: a product per (centre, feature),
-            # in tiles of 4 centres x 4 features (each row of XT loaded once per tile)
-            for c0 in range(0, k4, 4):
-                for r in range(m):
-                    D[c0, r] = cn[c0]
-                    D[c0 + 1, r] = cn[c0 + 1]
-                    D[c0 + 2, r] = cn[c0 + 2]
-                    D[c0 + 3, r] = cn[c0 + 3]
-                for j0 in range(0, d4, 4):
-                    g00 = M2[c0, j0]
-                    g01 = M2[c0, j0 + 1]
-                    g02 = M2[c0, j0 + 2]
-                    g03 = M2[c0, j0 + 3]
-                    g10 = M2[c0 + 1, j0]
-                    g11 = M2[c0 + 1, j0 + 1]
-                    g12 = M2[c0 + 1, j0 + 2]
-                    g13 = M2[c0 + 1, j0 + 3]
-                    g20 = M2[c0 + 2, j0]
-                    g21 = M2[c0 + 2, j0 + 1]
-                    g22 = M2[c0 + 2, j0 + 2]
-                    g23 = M2[c0 + 2, j0 + 3]
-                    g30 = M2[c0 + 3, j0]
-                    g31 = M2[c0 + 3, j0 + 1]
-                    g32 = M2[c0 + 3, j0 + 2]
-                    g33 = M2[c0 + 3, j0 + 3]
-                    for r in range(m):
-                        x0 = XT[j0, r]
-                        x1 = XT[j0 + 1, r]
-                        x2 = XT[j0 + 2, r]
-                        x3 = XT[j0 + 3, r]
-                        D[c0, r] += x0 * g00 + x1 * g01 + x2 * g02 + x3 * g03
-                        D[c0 + 1, r] += x0 * g10 + x1 * g11 + x2 * g12 + x3 * g13
-                        D[c0 + 2, r] += x0 * g20 + x1 * g21 + x2 * g22 + x3 * g23
-                        D[c0 + 3, r] += x0 * g30 + x1 * g31 + x2 * g32 + x3 * g33
-                for j in range(d4, d):
-                    for c in range(c0, c0 + 4):
-                        g = M2[c, j]
-                        for r in range(m):
-                            D[c, r] += XT[j, r] * g
-            for c in range(k4, k):
-                for r in range(m):
-                    D[c, r] = cn[c]
-                for j in range(d):
-                    g = M2[c, j]
-                    for r in range(m):
-                        D[c, r] += XT[j, r] * g
-            for r in range(m):
-                best[r] = D[0, r]
-                pick[r] = 0
-            for c in range(1, k):
-                for r in range(m):
-                    closer = D[c, r] < best[r]
-                    pick[r] = c if closer else pick[r]
-                    best[r] = D[c, r] if closer else best[r]
+            _transpose(XS, XD, no_rows, start, m, XT)
+            _scores(XT, m, M2, cn, D, best, second, pick)
             for r in range(m):
                 xx[r] = 0.0
             for j in range(d):
@@ -128,7 +164,7 @@ def lloyd_blocks(b0, b1, block, XS, XD, w, centers, labels, p_cnt, p_sum, p_in, 
                     xx[r] += XT[j, r] * XT[j, r]
             for r in range(m):
                 i = start + r
-                am = pick[r]
+                am = int(pick[r])
                 wi = w[i] if has_w else 1.0
                 if labels[i] != am:
                     ch += 1
@@ -147,6 +183,174 @@ def lloyd_blocks(b0, b1, block, XS, XD, w, centers, labels, p_cnt, p_sum, p_in, 
 
 LLOYD_SIGNATURE = (INT, INT, INT, *data(), ro(1), ro(2), rw(1, I32), rw(2), rw(3), rw(1),
                    rw(1, I64))
+
+
+# Rounding allowance of the bounds, relative: a bound drifts by about one rounding per
+# iteration (u += shift), far below this over any number of iterations.
+_SLACK = 1e-9
+
+
+@kernel
+def _move(p_cnt, p_num, p_sum, XS, XD, i, wi, frm, to):
+    """Row i (weight wi) leaves cluster ``frm`` (none when < 0) for ``to`` in one block's
+    counts and sums."""
+    f64 = XD.shape[0] > 0
+    d = p_sum.shape[1]
+    pos = 1 if wi > 0 else 0
+    for j in range(d):
+        x = wi * (XD[i, j] if f64 else XS[i, j])
+        if frm >= 0:
+            p_sum[frm, j] -= x
+        p_sum[to, j] += x
+    if frm >= 0:
+        p_cnt[frm] -= wi
+        p_num[frm] -= pos
+    p_cnt[to] += wi
+    p_num[to] += pos
+
+
+@kernel
+def _settle(XS, XD, w, rows, m, XT, M2, cn, top, D, best, second, pick, xx, labels,
+            upper, lower, cnt, num, S, fresh):
+    """The rows ``rows[:m]`` whose bounds could not keep their centre: all scores, the
+    nearest centre, new bounds, and their move in the block's counts and sums (``fresh``:
+    the sums are being rebuilt, so a row only joins).  Returns the label changes."""
+    d = XT.shape[0]
+    has_w = w.shape[0] > 0
+    _transpose(XS, XD, rows, 0, m, XT)
+    _scores(XT, m, M2, cn, D, best, second, pick)
+    for r in range(m):
+        xx[r] = 0.0
+    for j in range(d):
+        for r in range(m):
+            xx[r] += XT[j, r] * XT[j, r]
+    ch = 0
+    # the scores' rounding, bounded by a multiple of eps (||x||^2 + max ||c||^2)
+    rel = (4.0 * d + 16.0) * 2.3e-16
+    for r in range(m):
+        i = rows[r]
+        e = rel * (xx[r] + top)
+        upper[i] = np.sqrt(max(0.0, xx[r] + best[r]) + e) * (1.0 + _SLACK)
+        lower[i] = np.sqrt(max(0.0, xx[r] + second[r] - e)) * (1.0 - _SLACK)
+        am = int(pick[r])
+        old = labels[i]
+        wi = w[i] if has_w else 1.0
+        if old != am:
+            ch += 1
+            labels[i] = am
+        if fresh:
+            cnt[am] += wi
+            num[am] += 1 if wi > 0 else 0
+            for j in range(d):
+                S[am, j] += wi * XT[j, r]
+        elif old != am:
+            _move(cnt, num, S, XS, XD, i, wi, old, am)
+    return ch
+
+
+@kernel
+def lloyd_bounded_blocks(b0, b1, block, XS, XD, w, centers, shift, half_sep, fresh,
+                         labels, upper, lower, p_cnt, p_num, p_sum, p_ch, p_set):
+    """Row blocks b0..b1 of a Lloyd pass that skips rows whose centre cannot have changed
+    (Hamerly's bounds): ``upper[i]`` is at least row i's distance to its centre,
+    ``lower[i]`` at most its distance to any other.  After the centres moved by ``shift``
+    (k,), a row keeps its label when upper + shift[label] stays below the larger of
+    lower - (the largest shift of another centre) and ``half_sep[label]`` (half the
+    distance from its centre to the nearest other); failing that, once more with its exact
+    distance to its centre; failing that, it takes the nearest centre from all scores
+    (``_scores``, as ``lloyd_blocks``).  Block b's counts ``p_cnt[b]`` (k,), rows of
+    positive weight ``p_num[b]`` and weighted sums ``p_sum[b]`` (k, d) are kept from pass to
+    pass and moved only for rows that change cluster; ``fresh`` rebuilds them (and the
+    bounds) from every row, as the first pass must.  ``p_ch[b]``: the block's label
+    changes; ``p_set[b]``: its rows that took all scores.
+
+    The tests run a chunk of rows at a time and list the rows that fail them without a
+    branch per row (a row's outcome is unpredictable, and a mispredicted branch before
+    each read of a row cost three times the reads)."""
+    n = max(XS.shape[0], XD.shape[0])
+    k, d = centers.shape
+    f64 = XD.shape[0] > 0
+    wide = 2 * CHUNK  # the rows to settle gather up to CHUNK, plus one chunk's
+    XT = np.empty((d, wide + 8))  # padded: rows of XT 4 KiB apart share cache sets
+    best = np.empty(wide)
+    second = np.empty(wide)
+    pick = np.empty(wide)
+    xx = np.empty(wide)
+    D = np.empty((4, wide))
+    pend = np.empty(wide, dtype=np.int64)
+    M2 = np.empty((k, d))
+    cn = np.empty(k)
+    top = _prepare(centers, M2, cn)
+    C = np.ascontiguousarray(centers)
+    # the largest shift, its centre, and the largest of the others
+    big, at, big2 = -1.0, -1, -1.0
+    for c in range(k):
+        if shift[c] > big:
+            big2 = big
+            big, at = shift[c], c
+        elif shift[c] > big2:
+            big2 = shift[c]
+    big2 = max(big2, 0.0)
+    for b in range(b0, b1):
+        cnt = p_cnt[b]
+        num = p_num[b]
+        S = p_sum[b]
+        if fresh:
+            cnt[:] = 0.0
+            num[:] = 0
+            S[:, :] = 0.0
+        ch = 0
+        np_ = 0
+        settled = 0
+        hi = min(n, (b + 1) * block)
+        for start in range(b * block, hi, CHUNK):
+            m = min(CHUNK, hi - start)
+            if fresh:
+                for r in range(m):
+                    pend[np_ + r] = start + r
+                np_ += m
+            else:
+                # every row's exact distance to its centre: reading only the rows that
+                # fail the cheaper test (upper + shift) cost more than reading them all,
+                # the skipped rows breaking the stream the prefetcher follows
+                for r in range(m):
+                    i = start + r
+                    a = labels[i]
+                    t = 0.0
+                    if f64:
+                        for j in range(d):
+                            v = XD[i, j] - C[a, j]
+                            t += v * v
+                    else:
+                        for j in range(d):
+                            v = XS[i, j] - C[a, j]
+                            t += v * v
+                    u = np.sqrt(t) * (1.0 + _SLACK)
+                    lo = lower[i] - (big2 if a == at else big)
+                    upper[i] = u
+                    lower[i] = lo
+                    pend[np_] = i
+                    np_ += 1 if u >= max(lo, half_sep[a]) else 0
+            if np_ >= CHUNK:
+                settled += np_
+                ch += _settle(XS, XD, w, pend, np_, XT, M2, cn, top, D, best, second, pick,
+                              xx, labels, upper, lower, cnt, num, S, fresh)
+                np_ = 0
+        if np_ > 0:
+            settled += np_
+            ch += _settle(XS, XD, w, pend, np_, XT, M2, cn, top, D, best, second, pick, xx,
+                          labels, upper, lower, cnt, num, S, fresh)
+        for c in range(k):
+            if num[c] == 0:  # no rounding left behind in an empty cluster
+                cnt[c] = 0.0
+                S[c, :] = 0.0
+        p_ch[b] = ch
+        p_set[b] = settled
+
+
+LLOYD_BOUNDED_SIGNATURE = (INT, INT, INT, *data(), ro(1), ro(2), ro(1), ro(1), BOOL,
+                           rw(1, I32), rw(1), rw(1), rw(2), rw(2, I64), rw(3), rw(1, I64),
+                           rw(1, I64))
 
 
 @kernel
