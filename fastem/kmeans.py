@@ -9,6 +9,12 @@ when no label changes ("strict convergence") or when the squared shift of the ce
 at most ``tol`` times the mean variance of the features; without strict convergence the
 labels are assigned once more to the final centres.  Distances and sums are accumulated in
 float64 (scikit-learn computes float32 data in float32).
+
+The passes are ``fastem._passes.LloydBounds``: per-row bounds on the distances (Hamerly's)
+let a pass skip the scores of rows whose centre cannot have changed, and the per-block sums
+are kept between passes and moved only for rows that change cluster, so that a pass costs
+less as the centres settle.  The iterations are Lloyd's all the same (tested against
+scikit-learn and the reference pass).
 """
 
 import numpy as np
@@ -59,15 +65,19 @@ def _sq_distances_to(X, centers, labels):
 
 def _moves(old, new):
     """How far each centre moved (k,), and half the distance from each new centre to the
-    nearest other (k,; inf for one centre), widened and narrowed by a little more than
-    their rounding so that the bounds they update stay bounds."""
+    nearest other (k,; inf for one centre), widened and narrowed by more than their
+    rounding so that the bounds they update stay bounds."""
     shift = np.sqrt(((new - old) ** 2).sum(axis=1)) * (1 + 1e-9)
-    k = new.shape[0]
+    k, d = new.shape
+    sq = (new ** 2).sum(axis=1)
     sep = np.full(k, np.inf)
-    for c in range(k):
-        others = np.delete(new, c, axis=0)
-        if others.shape[0]:
-            sep[c] = np.sqrt(((others - new[c]) ** 2).sum(axis=1).min())
+    for lo in range(0, k, 512):  # (512, k) at a time: no k x k array for many clusters
+        part = new[lo:lo + 512]
+        g = sq[lo:lo + 512, None] + sq[None, :] - 2.0 * (part @ new.T)
+        # less the rounding of the Gram form, a multiple of eps (||c_i||^2 + ||c_j||^2)
+        g -= (4 * d + 16) * 2.3e-16 * (sq[lo:lo + 512, None] + sq[None, :])
+        g[np.arange(part.shape[0]), np.arange(lo, lo + part.shape[0])] = np.inf
+        sep[lo:lo + 512] = np.sqrt(np.maximum(g.min(axis=1), 0.0))
     return shift, 0.5 * sep * (1 - 1e-9)
 
 

@@ -106,3 +106,26 @@ def test_save_load_and_clone(tmp_path):
 def test_bad_input(kwargs, X, match):
     with pytest.raises(ValueError, match=match):
         KMeans(**kwargs).fit(_data() if X is None else X)
+
+
+@pytest.mark.parametrize("k", [1, 2, 5, 700])
+def test_the_bounds_updates_never_overstate_the_separation(k):
+    """``_moves``: each centre's shift at least its distance moved, half the distance to
+    its nearest other centre at most the true one (0 for equal centres; inf for one
+    centre), and within 1e-8 of it: the inputs of the skipping test in every pass."""
+    from fastem.kmeans import _moves
+
+    rng = np.random.default_rng(k)
+    new = rng.normal(size=(k, 4)) * 3
+    if k > 2:
+        new[2] = new[1]
+    old = new + rng.normal(scale=0.1, size=new.shape)
+    shift, half = _moves(old, new)
+    assert np.all(shift >= np.sqrt(((new - old) ** 2).sum(1)))
+    dist = np.sqrt(((new[:, None] - new[None]) ** 2).sum(-1))
+    np.fill_diagonal(dist, np.inf)
+    true = 0.5 * dist.min(axis=1)
+    assert np.all(half <= true)
+    np.testing.assert_allclose(half, true, rtol=1e-8, atol=1e-7)
+    if k > 2:
+        assert half[1] == half[2] == 0.0
