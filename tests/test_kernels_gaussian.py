@@ -10,7 +10,6 @@ import pytest
 import reference as ref
 from conftest import RTOL, needs_jit
 from fastem import kernels as K
-from fastem._kernels import gaussian as kg
 from fastem import _passes as kk
 from fastem._mstep import cholesky_precision
 

@@ -22,15 +22,21 @@ def _load_row(XS, XD, i, x):
 
 
 @kernel
-def _scores(XT, m, M2, cn, D, best, second, pick):
+def _scores(XT, m, M2, cn, D, best, second, pick, xx):
     """Rows 0..m of the transposed chunk ``XT`` (d, CHUNK): the least (``best``) and second
     least (``second``) over the centres of ||c||^2 - 2 x.c (scikit-learn's score: the
     squared distance less ||x||^2) and the first centre attaining the least (``pick``, as a
     float so that the comparisons vectorise with the scores).  ``M2`` holds -2 c (k, d),
-    ``cn`` ||c||^2; ``D`` (4, CHUNK) is scratch.  Centres go 4 at a time and features 4 at
-    a time, so that each row of XT is loaded once per tile of 16 products."""
+    ``cn`` ||c||^2; ``D`` (4, CHUNK) is scratch; ``xx``: each row's ||x||^2.  Centres go 4
+    at a time and features 4 at a time, so that each row of XT is loaded once per tile of
+    16 products."""
     k, d = M2.shape
     d4 = d - d % 4
+    for r in range(m):
+        xx[r] = 0.0
+    for j in range(d):
+        for r in range(m):
+            xx[r] += XT[j, r] * XT[j, r]
     for r in range(m):
         best[r] = np.inf
         second[r] = np.inf
@@ -156,12 +162,7 @@ def lloyd_blocks(b0, b1, block, XS, XD, w, centers, labels, p_cnt, p_sum, p_in, 
         for start in range(b * block, hi, CHUNK):
             m = min(CHUNK, hi - start)
             _transpose(XS, XD, no_rows, start, m, XT)
-            _scores(XT, m, M2, cn, D, best, second, pick)
-            for r in range(m):
-                xx[r] = 0.0
-            for j in range(d):
-                for r in range(m):
-                    xx[r] += XT[j, r] * XT[j, r]
+            _scores(XT, m, M2, cn, D, best, second, pick, xx)
             for r in range(m):
                 i = start + r
                 am = int(pick[r])
@@ -218,12 +219,7 @@ def _settle(XS, XD, w, rows, m, XT, M2, cn, top, D, best, second, pick, xx, labe
     d = XT.shape[0]
     has_w = w.shape[0] > 0
     _transpose(XS, XD, rows, 0, m, XT)
-    _scores(XT, m, M2, cn, D, best, second, pick)
-    for r in range(m):
-        xx[r] = 0.0
-    for j in range(d):
-        for r in range(m):
-            xx[r] += XT[j, r] * XT[j, r]
+    _scores(XT, m, M2, cn, D, best, second, pick, xx)
     ch = 0
     # the scores' rounding, bounded by a multiple of eps (||x||^2 + max ||c||^2)
     rel = (4.0 * d + 16.0) * 2.3e-16
