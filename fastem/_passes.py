@@ -397,7 +397,8 @@ def lloyd_pass(X, w, centers, labels, block):
 
 class LloydBounds:
     """What a bounded Lloyd run (``_kk.lloyd_bounded_blocks``) keeps from pass to pass:
-    labels, per-row distance bounds (n,) each, and per-block counts, rows of positive
+    labels, per-row lower bounds on the distance to other centres (n,), and per-block
+    counts, rows of positive
     weight and sums.  ``fresh``: the next pass rebuilds them all (the first pass, and after
     the driver changed the sums itself, as the relocation of an empty cluster does)."""
 
@@ -405,7 +406,6 @@ class LloydBounds:
         nb = (n + block - 1) // block
         self.block = block
         self.labels = np.full(n, -1, dtype=np.int32)
-        self.upper = np.zeros(n)
         self.lower = np.zeros(n)
         self.p_cnt = np.zeros((nb, k))
         self.p_num = np.zeros((nb, k), dtype=np.int64)
@@ -421,7 +421,7 @@ class LloydBounds:
         nb = self.p_ch.shape[0]
         run_blocks(prepared(_kk.lloyd_bounded_blocks, _kk.LLOYD_BOUNDED_SIGNATURE), nb,
                    self.block, *slots(X), w, centers, shift, half_sep, self.fresh,
-                   self.labels, self.upper, self.lower, self.p_cnt, self.p_num, self.p_sum,
+                   self.labels, self.lower, self.p_cnt, self.p_num, self.p_sum,
                    self.p_ch, self.p_set)
         self.fresh = False
         self.settled = int(self.p_set.sum())

@@ -10,8 +10,8 @@ at most ``tol`` times the mean variance of the features; without strict converge
 labels are assigned once more to the final centres.  Distances and sums are accumulated in
 float64 (scikit-learn computes float32 data in float32).
 
-The passes are ``fastem._passes.LloydBounds``: per-row bounds on the distances (Hamerly's)
-let a pass skip the scores of rows whose centre cannot have changed, and the per-block sums
+The passes are ``fastem._passes.LloydBounds``: a per-row lower bound on the distances to
+the other centres (Hamerly's) lets a pass skip the scores of rows whose centre cannot have changed, and the per-block sums
 are kept between passes and moved only for rows that change cluster, so that a pass costs
 less as the centres settle.  The iterations are Lloyd's all the same (tested against
 scikit-learn and the reference pass).
@@ -147,8 +147,8 @@ class KMeans(BaseEstimator):
     def _lloyd(self, X, w, centers, tol):
         """One run from ``centers``: (centres, labels (int32), inertia, iterations).
 
-        Each pass skips the rows whose bounds prove their centre unchanged (Hamerly's
-        bounds, see ``_kk.lloyd_bounded_blocks``) and moves only the changed rows in the
+        Each pass skips the scores of rows whose bound proves their centre unchanged
+        (Hamerly's bound, see ``_kk.lloyd_bounded_blocks``) and moves only the changed rows in the
         per-block sums: the same iterations as a pass over every row."""
         n, d = X.shape
         k = centers.shape[0]
@@ -171,12 +171,12 @@ class KMeans(BaseEstimator):
             if changed == 0:
                 strict = True
                 break
+            shift, half = _moves(old, centers)
             if float(((centers - old) ** 2).sum()) <= tol:
                 break
-            shift, half = _moves(old, centers)
         labels = state.labels
         if not strict:  # the labels of the final centres
-            state.step(X, w, centers, *_moves(old, centers))
+            state.step(X, w, centers, shift, half)
         dist = _sq_distances_to(X, centers, labels)
         inertia = float(dist.sum() if not w.shape[0] else w @ dist)
         return centers, labels, inertia, it

@@ -186,8 +186,8 @@ LLOYD_SIGNATURE = (INT, INT, INT, *data(), ro(1), ro(2), rw(1, I32), rw(2), rw(3
                    rw(1, I64))
 
 
-# Rounding allowance of the bounds, relative: a bound drifts by about one rounding per
-# iteration (u += shift), far below this over any number of iterations.
+# Rounding allowance of the bounds, relative: a lower bound drifts by about one rounding
+# per iteration (lower -= shift), far below this over any number of iterations.
 _SLACK = 1e-9
 
 
@@ -212,10 +212,11 @@ def _move(p_cnt, p_num, p_sum, XS, XD, i, wi, frm, to):
 
 @kernel
 def _settle(XS, XD, w, rows, m, XT, M2, cn, top, D, best, second, pick, xx, labels,
-            upper, lower, cnt, num, S, fresh):
-    """The rows ``rows[:m]`` whose bounds could not keep their centre: all scores, the
-    nearest centre, new bounds, and their move in the block's counts and sums (``fresh``:
-    the sums are being rebuilt, so a row only joins).  Returns the label changes."""
+            lower, cnt, num, S, fresh):
+    """The rows ``rows[:m]`` whose bound could not keep their centre: all scores, the
+    nearest centre, a new lower bound, and their move in the block's counts and sums
+    (``fresh``: the sums are being rebuilt, so a row only joins).  Returns the label
+    changes."""
     d = XT.shape[0]
     has_w = w.shape[0] > 0
     _transpose(XS, XD, rows, 0, m, XT)
@@ -226,7 +227,6 @@ def _settle(XS, XD, w, rows, m, XT, M2, cn, top, D, best, second, pick, xx, labe
     for r in range(m):
         i = rows[r]
         e = rel * (xx[r] + top)
-        upper[i] = np.sqrt(max(0.0, xx[r] + best[r]) + e) * (1.0 + _SLACK)
         lower[i] = np.sqrt(max(0.0, xx[r] + second[r] - e)) * (1.0 - _SLACK)
         am = int(pick[r])
         old = labels[i]
@@ -246,23 +246,25 @@ def _settle(XS, XD, w, rows, m, XT, M2, cn, top, D, best, second, pick, xx, labe
 
 @kernel
 def lloyd_bounded_blocks(b0, b1, block, XS, XD, w, centers, shift, half_sep, fresh,
-                         labels, upper, lower, p_cnt, p_num, p_sum, p_ch, p_set):
-    """Row blocks b0..b1 of a Lloyd pass that skips rows whose centre cannot have changed
-    (Hamerly's bounds): ``upper[i]`` is at least row i's distance to its centre,
-    ``lower[i]`` at most its distance to any other.  After the centres moved by ``shift``
-    (k,), a row keeps its label when upper + shift[label] stays below the larger of
-    lower - (the largest shift of another centre) and ``half_sep[label]`` (half the
-    distance from its centre to the nearest other); failing that, once more with its exact
-    distance to its centre; failing that, it takes the nearest centre from all scores
-    (``_scores``, as ``lloyd_blocks``).  Block b's counts ``p_cnt[b]`` (k,), rows of
+                         labels, lower, p_cnt, p_num, p_sum, p_ch, p_set):
+    """Row blocks b0..b1 of a Lloyd pass that skips the scores of rows whose centre cannot
+    have changed (Hamerly's bound): ``lower[i]`` is at most row i's distance to any centre
+    but its own.  After the centres moved by ``shift`` (k,), a row keeps its label when its
+    exact distance to its centre stays below the larger of lower - (the largest shift of
+    another centre) and ``half_sep[label]`` (half the distance from its centre to the
+    nearest other); otherwise it takes the nearest centre from all scores (``_scores``, as
+    ``lloyd_blocks``).  Block b's counts ``p_cnt[b]`` (k,), rows of
     positive weight ``p_num[b]`` and weighted sums ``p_sum[b]`` (k, d) are kept from pass to
     pass and moved only for rows that change cluster; ``fresh`` rebuilds them (and the
-    bounds) from every row, as the first pass must.  ``p_ch[b]``: the block's label
+    bound) from every row, as the first pass must.  ``p_ch[b]``: the block's label
     changes; ``p_set[b]``: its rows that took all scores.
 
-    The tests run a chunk of rows at a time and list the rows that fail them without a
-    branch per row (a row's outcome is unpredictable, and a mispredicted branch before
-    each read of a row cost three times the reads)."""
+    The test runs a chunk of rows at a time and lists the rows that fail it without a
+    branch per row (a row's outcome is unpredictable).  Hamerly's cheaper first test, the
+    upper bound plus its centre's shift, is not used: reading only the rows that failed it
+    cost more than reading every row (the skipped rows break the stream the prefetcher
+    follows, and the branch before each read mispredicts), so every row's exact distance
+    is computed and no upper bound is kept."""
     n = max(XS.shape[0], XD.shape[0])
     k, d = centers.shape
     f64 = XD.shape[0] > 0
@@ -306,9 +308,6 @@ def lloyd_bounded_blocks(b0, b1, block, XS, XD, w, centers, shift, half_sep, fre
                     pend[np_ + r] = start + r
                 np_ += m
             else:
-                # every row's exact distance to its centre: reading only the rows that
-                # fail the cheaper test (upper + shift) cost more than reading them all,
-                # the skipped rows breaking the stream the prefetcher follows
                 for r in range(m):
                     i = start + r
                     a = labels[i]
@@ -323,19 +322,18 @@ def lloyd_bounded_blocks(b0, b1, block, XS, XD, w, centers, shift, half_sep, fre
                             t += v * v
                     u = np.sqrt(t) * (1.0 + _SLACK)
                     lo = lower[i] - (big2 if a == at else big)
-                    upper[i] = u
                     lower[i] = lo
                     pend[np_] = i
                     np_ += 1 if u >= max(lo, half_sep[a]) else 0
             if np_ >= CHUNK:
                 settled += np_
                 ch += _settle(XS, XD, w, pend, np_, XT, M2, cn, top, D, best, second, pick,
-                              xx, labels, upper, lower, cnt, num, S, fresh)
+                              xx, labels, lower, cnt, num, S, fresh)
                 np_ = 0
         if np_ > 0:
             settled += np_
             ch += _settle(XS, XD, w, pend, np_, XT, M2, cn, top, D, best, second, pick, xx,
-                          labels, upper, lower, cnt, num, S, fresh)
+                          labels, lower, cnt, num, S, fresh)
         for c in range(k):
             if num[c] == 0:  # no rounding left behind in an empty cluster
                 cnt[c] = 0.0
@@ -345,7 +343,7 @@ def lloyd_bounded_blocks(b0, b1, block, XS, XD, w, centers, shift, half_sep, fre
 
 
 LLOYD_BOUNDED_SIGNATURE = (INT, INT, INT, *data(), ro(1), ro(2), ro(1), ro(1), BOOL,
-                           rw(1, I32), rw(1), rw(1), rw(2), rw(2, I64), rw(3), rw(1, I64),
+                           rw(1, I32), rw(1), rw(2), rw(2, I64), rw(3), rw(1, I64),
                            rw(1, I64))
 
 
