@@ -384,6 +384,7 @@ def lloyd_pass(X, w, centers, labels, block):
 
     Returns (counts (k,), sums (k, d), inertia, n_changed), blocks added in a fixed order.
     """
+    X = np.ascontiguousarray(X)  # as the kernel's signature (a copy only if not already)
     n, d = X.shape
     k = centers.shape[0]
     nb = (n + block - 1) // block
@@ -419,6 +420,7 @@ class LloydBounds:
         ``half_sep`` (k,): half the distance from each centre to the nearest other.
         Returns (counts (k,), sums (k, d), n_changed), blocks added in a fixed order."""
         nb = self.p_ch.shape[0]
+        X = np.ascontiguousarray(X)  # as the kernel's signature (KMeans passes it so)
         run_blocks(prepared(_kk.lloyd_bounded_blocks, _kk.LLOYD_BOUNDED_SIGNATURE), nb,
                    self.block, *slots(X), w, centers, shift, half_sep, self.fresh,
                    self.labels, self.lower, self.p_cnt, self.p_num, self.p_sum,

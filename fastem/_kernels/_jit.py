@@ -53,15 +53,18 @@ def kernel(func=None, *, parallel=False, inline="never"):
 _I64 = numba.types.int64
 
 
-def array(dtype, ndim, *, readonly=False):
+def array(dtype, ndim, *, readonly=False, layout="A"):
     """A Numba array type of any layout (``readonly``: the kernel never writes it)."""
-    return numba.types.Array(dtype, ndim, "A", readonly=readonly, aligned=False)
+    return numba.types.Array(dtype, ndim, layout, readonly=readonly, aligned=False)
 
 
-def data(ndim=2):
-    """Read-only float32 and float64 array types: the two slots of one data argument."""
-    return (array(numba.types.float32, ndim, readonly=True),
-            array(numba.types.float64, ndim, readonly=True))
+def data(ndim=2, layout="A"):
+    """Read-only float32 and float64 array types: the two slots of one data argument.
+    ``layout="C"`` for a kernel that reads whole rows, whose loops over a row's features
+    then load contiguous vectors (with any layout, one strided scalar at a time); its
+    callers pass C-contiguous data."""
+    return (array(numba.types.float32, ndim, readonly=True, layout=layout),
+            array(numba.types.float64, ndim, readonly=True, layout=layout))
 
 
 def ro(ndim, dtype=numba.types.float64):

@@ -11,16 +11,6 @@ from ._common import CHUNK
 from ._jit import BOOL, I32, I64, INT, data, kernel, ro, rw
 
 
-@kernel(inline="always")
-def _load_row(XS, XD, i, x):
-    if XD.shape[0] > 0:
-        for j in range(x.shape[0]):
-            x[j] = XD[i, j]
-    else:
-        for j in range(x.shape[0]):
-            x[j] = XS[i, j]
-
-
 @kernel
 def _scores(XT, m, M2, cn, D, best, second, pick, xx):
     """Rows 0..m of the transposed chunk ``XT`` (d, CHUNK): the least (``best``) and second
@@ -88,14 +78,44 @@ def _scores(XT, m, M2, cn, D, best, second, pick, xx):
                     g = M2[c0 + c, j]
                     for r in range(m):
                         D[c, r] += XT[j, r] * g
-        for c in range(q):
-            cf = float(c0 + c)
+        # Each row's best, second and pick are read and written once per tile of four
+        # centres, and read before any comparison: a conditional read or write here
+        # compiles to masked vector moves, which are microcoded (slow) on AMD cores.
+        f0 = float(c0)
+        if q == 4:
+            f1, f2, f3 = f0 + 1.0, f0 + 2.0, f0 + 3.0
             for r in range(m):
-                v = D[c, r]
                 b = best[r]
-                pick[r] = cf if v < b else pick[r]
-                second[r] = min(second[r], max(v, b))
-                best[r] = min(v, b)
+                s = second[r]
+                p = pick[r]
+                v = D[0, r]
+                s = min(s, max(v, b))
+                p = f0 if v < b else p
+                b = min(v, b)
+                v = D[1, r]
+                s = min(s, max(v, b))
+                p = f1 if v < b else p
+                b = min(v, b)
+                v = D[2, r]
+                s = min(s, max(v, b))
+                p = f2 if v < b else p
+                b = min(v, b)
+                v = D[3, r]
+                s = min(s, max(v, b))
+                p = f3 if v < b else p
+                b = min(v, b)
+                best[r] = b
+                second[r] = s
+                pick[r] = p
+        else:
+            for c in range(q):
+                fc = f0 + c
+                for r in range(m):
+                    b = best[r]
+                    v = D[c, r]
+                    second[r] = min(second[r], max(v, b))
+                    pick[r] = fc if v < b else pick[r]
+                    best[r] = min(v, b)
 
 
 @kernel
@@ -141,6 +161,7 @@ def lloyd_blocks(b0, b1, block, XS, XD, w, centers, labels, p_cnt, p_sum, p_in, 
     n = max(XS.shape[0], XD.shape[0])
     k, d = centers.shape
     has_w = w.shape[0] > 0
+    f64 = XD.shape[0] > 0
     no_rows = np.empty(0, dtype=np.int64)
     XT = np.empty((d, CHUNK + 8))  # padded: rows of XT 2 KiB apart share cache sets
     best = np.empty(CHUNK)
@@ -172,8 +193,14 @@ def lloyd_blocks(b0, b1, block, XS, XD, w, centers, labels, p_cnt, p_sum, p_in, 
                     labels[i] = am
                 inertia += wi * max(0.0, xx[r] + best[r])
                 cnt[am] += wi
-                for j in range(d):
-                    S[am, j] += wi * XT[j, r]
+                # along the row, not the chunk's column of XT: contiguous vector loads
+                # (written out here: an inlined helper would pass references per row)
+                if f64:
+                    for j in range(d):
+                        S[am, j] += wi * XD[i, j]
+                else:
+                    for j in range(d):
+                        S[am, j] += wi * XS[i, j]
         for c in range(k):
             p_cnt[b, c] += cnt[c]
             for j in range(d):
@@ -182,7 +209,7 @@ def lloyd_blocks(b0, b1, block, XS, XD, w, centers, labels, p_cnt, p_sum, p_in, 
         p_ch[b] = ch
 
 
-LLOYD_SIGNATURE = (INT, INT, INT, *data(), ro(1), ro(2), rw(1, I32), rw(2), rw(3), rw(1),
+LLOYD_SIGNATURE = (INT, INT, INT, *data(layout="C"), ro(1), ro(2), rw(1, I32), rw(2), rw(3), rw(1),
                    rw(1, I64))
 
 
@@ -219,6 +246,7 @@ def _settle(XS, XD, w, rows, m, XT, M2, cn, top, D, best, second, pick, xx, labe
     changes."""
     d = XT.shape[0]
     has_w = w.shape[0] > 0
+    f64 = XD.shape[0] > 0
     _transpose(XS, XD, rows, 0, m, XT)
     _scores(XT, m, M2, cn, D, best, second, pick, xx)
     ch = 0
@@ -237,8 +265,12 @@ def _settle(XS, XD, w, rows, m, XT, M2, cn, top, D, best, second, pick, xx, labe
         if fresh:
             cnt[am] += wi
             num[am] += 1 if wi > 0 else 0
-            for j in range(d):
-                S[am, j] += wi * XT[j, r]
+            if f64:  # along the row, as lloyd_blocks
+                for j in range(d):
+                    S[am, j] += wi * XD[i, j]
+            else:
+                for j in range(d):
+                    S[am, j] += wi * XS[i, j]
         elif old != am:
             _move(cnt, num, S, XS, XD, i, wi, old, am)
     return ch
@@ -342,7 +374,7 @@ def lloyd_bounded_blocks(b0, b1, block, XS, XD, w, centers, shift, half_sep, fre
         p_set[b] = settled
 
 
-LLOYD_BOUNDED_SIGNATURE = (INT, INT, INT, *data(), ro(1), ro(2), ro(1), ro(1), BOOL,
+LLOYD_BOUNDED_SIGNATURE = (INT, INT, INT, *data(layout="C"), ro(1), ro(2), ro(1), ro(1), BOOL,
                            rw(1, I32), rw(1), rw(2), rw(2, I64), rw(3), rw(1, I64),
                            rw(1, I64))
 
@@ -356,10 +388,18 @@ def moment_blocks(b0, b1, block, XS, XD, w, mean, p, pw):
     d = p.shape[1]
     has_w = w.shape[0] > 0
     first = mean.shape[0] == 0
+    f64 = XD.shape[0] > 0
     x = np.empty(d)
     for b in range(b0, b1):
         for i in range(b * block, min(n, (b + 1) * block)):
-            _load_row(XS, XD, i, x)
+            # the row copied here, not by an inlined helper (which would take and drop
+            # references to the arrays once per row)
+            if f64:
+                for j in range(d):
+                    x[j] = XD[i, j]
+            else:
+                for j in range(d):
+                    x[j] = XS[i, j]
             wi = w[i] if has_w else 1.0
             if first:
                 pw[b] += wi
