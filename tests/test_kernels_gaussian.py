@@ -3,12 +3,14 @@
 Marked ``kernels`` (also run with NUMBA_DISABLE_JIT=1 in CI): small data only.
 """
 
+import os
+
 import numba
 import numpy as np
 import pytest
 
 import reference as ref
-from conftest import RTOL, needs_jit
+from conftest import JIT_DISABLED, RTOL, needs_jit
 from fastem import kernels as K
 from fastem import _passes as kk
 from fastem._mstep import cholesky_precision
@@ -134,6 +136,66 @@ def test_lloyd_pass_matches_reference(dtype):
     np.testing.assert_allclose(sums / cnt[:, None], want_centers, rtol=RTOL)
     np.testing.assert_allclose(inertia, want_inertia, rtol=RTOL)
     assert changed == 80
+
+
+def _near_ties(dtype, scale):
+    """Rows half-way between two centres but for 1e-9 of their spacing, which float32
+    cannot see (the centre 1 - 1e-9 rounds to 1), among ordinary rows; all times
+    ``scale`` (a power of 2, so that the tie rows stay exact in float32), at which
+    float32 squares may underflow (2^-100) or overflow (2^83)."""
+    rng = np.random.default_rng(21)
+    centers = np.array([[0.0, 0.0, 0.0], [1.0 - 1e-9, 0.0, 0.0], [3.0, 3.0, 3.0]]) * scale
+    ties = np.zeros((40, 3))
+    ties[:, 0] = 0.5
+    X = np.concatenate([ties, rng.normal(size=(60, 3)) * 2]) * scale
+    return X.astype(dtype), centers
+
+
+@pytest.mark.parametrize("scale", [1.0, 2.0 ** -100, 2.0 ** 83])
+def test_lloyd_passes_decide_near_ties_in_float64(dtype, scale):
+    """Near ties, at scales where float32 squares would underflow or overflow, get the
+    labels of float64 distances in both passes (scores in float32 would give centre 0,
+    the first of two equal scores, to the tie rows), and the bounded pass's lower bounds
+    hold for them."""
+    X, centers = _near_ties(dtype, scale)
+    want, _, _ = ref.lloyd_step(X, centers)
+    assert np.all(want[:40] == 1)  # the construction: centre 1 is the nearer
+    labels = np.full(X.shape[0], -1, dtype=np.int32)
+    kk.lloyd_pass(X, np.empty(0), centers, labels, 32)
+    np.testing.assert_array_equal(labels, want)
+    state = kk.LloydBounds(X.shape[0], 3, 3, 32)
+    zero = np.zeros(3)
+    state.step(X, np.empty(0), centers, zero, zero)
+    _check_bounded_pass(state, X, np.ones(X.shape[0]), centers)
+
+
+_COMPILE_ONCE = """
+import numpy as np
+from fastem import _passes as kk
+from fastem._kernels import kmeans as km
+X = np.random.default_rng(0).normal(size=(100, 3))
+centers = X[:3].copy()
+kk.lloyd_pass(X, np.empty(0), centers, np.full(100, -1, dtype=np.int32), 32)
+state = kk.LloydBounds(100, 3, 3, 32)
+zero = np.zeros(3)
+state.step(X, np.empty(0), centers, zero, zero)
+state.step(X, np.empty(0), centers + 0.5, np.full(3, 0.9), zero)
+print([len(f.signatures) for f in (km._scores, km._transpose, km._settle, km._move)])
+"""
+
+
+@pytest.mark.skipif(JIT_DISABLED, reason="counts compiled signatures")
+def test_lloyd_helpers_compile_once(tmp_path):
+    """Each helper of the Lloyd passes is compiled once on a cold start (a fresh
+    process, an empty cache): a constant argument, or a counter set to 0, typed as a
+    literal would compile a helper, and all it calls, a second time."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", _COMPILE_ONCE], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    assert out.strip() == "[1, 1, 1, 1]"
 
 
 def test_kmeanspp_picks_distinct_spread_rows():

@@ -112,9 +112,10 @@ def _scores(XT, m, M2, cn, D, best, second, pick, xx):
                 fc = f0 + c
                 for r in range(m):
                     b = best[r]
+                    p = pick[r]
                     v = D[c, r]
                     second[r] = min(second[r], max(v, b))
-                    pick[r] = fc if v < b else pick[r]
+                    pick[r] = fc if v < b else p
                     best[r] = min(v, b)
 
 
@@ -220,19 +221,20 @@ _SLACK = 1e-9
 
 @kernel
 def _move(p_cnt, p_num, p_sum, XS, XD, i, wi, frm, to):
-    """Row i (weight wi) leaves cluster ``frm`` (none when < 0) for ``to`` in one block's
-    counts and sums."""
-    f64 = XD.shape[0] > 0
+    """Row i (weight wi) leaves cluster ``frm`` for ``to`` in one block's counts and
+    sums."""
     d = p_sum.shape[1]
     pos = 1 if wi > 0 else 0
-    for j in range(d):
-        x = wi * (XD[i, j] if f64 else XS[i, j])
-        if frm >= 0:
-            p_sum[frm, j] -= x
-        p_sum[to, j] += x
-    if frm >= 0:
-        p_cnt[frm] -= wi
-        p_num[frm] -= pos
+    if XD.shape[0] > 0:  # the dtype tested once, not per feature: the loops vectorise
+        for j in range(d):
+            p_sum[frm, j] -= wi * XD[i, j]
+            p_sum[to, j] += wi * XD[i, j]
+    else:
+        for j in range(d):
+            p_sum[frm, j] -= wi * XS[i, j]
+            p_sum[to, j] += wi * XS[i, j]
+    p_cnt[frm] -= wi
+    p_num[frm] -= pos
     p_cnt[to] += wi
     p_num[to] += pos
 
@@ -247,7 +249,10 @@ def _settle(XS, XD, w, rows, m, XT, M2, cn, top, D, best, second, pick, xx, labe
     d = XT.shape[0]
     has_w = w.shape[0] > 0
     f64 = XD.shape[0] > 0
-    _transpose(XS, XD, rows, 0, m, XT)
+    # np.int64(0), not 0, here and for the counters of lloyd_bounded_blocks: Numba types
+    # a constant argument (or a counter just set to 0) as a literal, and compiles the
+    # callee, and all it calls, once more for it
+    _transpose(XS, XD, rows, np.int64(0), m, XT)
     _scores(XT, m, M2, cn, D, best, second, pick, xx)
     ch = 0
     # the scores' rounding, bounded by a multiple of eps (||x||^2 + max ||c||^2)
@@ -271,7 +276,7 @@ def _settle(XS, XD, w, rows, m, XT, M2, cn, top, D, best, second, pick, xx, labe
             else:
                 for j in range(d):
                     S[am, j] += wi * XS[i, j]
-        elif old != am:
+        elif old != am:  # old >= 0: every row has a label after the fresh pass
             _move(cnt, num, S, XS, XD, i, wi, old, am)
     return ch
 
@@ -330,7 +335,7 @@ def lloyd_bounded_blocks(b0, b1, block, XS, XD, w, centers, shift, half_sep, fre
             num[:] = 0
             S[:, :] = 0.0
         ch = 0
-        np_ = 0
+        np_ = np.int64(0)
         settled = 0
         hi = min(n, (b + 1) * block)
         for start in range(b * block, hi, CHUNK):
@@ -361,7 +366,7 @@ def lloyd_bounded_blocks(b0, b1, block, XS, XD, w, centers, shift, half_sep, fre
                 settled += np_
                 ch += _settle(XS, XD, w, pend, np_, XT, M2, cn, top, D, best, second, pick,
                               xx, labels, lower, cnt, num, S, fresh)
-                np_ = 0
+                np_ = np.int64(0)
         if np_ > 0:
             settled += np_
             ch += _settle(XS, XD, w, pend, np_, XT, M2, cn, top, D, best, second, pick, xx,
