@@ -21,7 +21,8 @@ import numpy as np
 
 from ._base import BaseEstimator
 from ._em import run_interruptibly
-from ._passes import LloydBounds, block_rows, kmeanspp, lloyd_pass
+from ._passes import (LloydBounds, block_rows, check_finite, column_moments, kmeanspp,
+                      lloyd_pass)
 from ._validation import (
     EMPTY_F64,
     as_float_array,
@@ -48,8 +49,10 @@ def _check_X(X, n_features=None, who=None):
     if n_features is not None and X.shape[1] != n_features:
         raise wrong_features(X, n_features, who)
     X = np.ascontiguousarray(X)
-    if not np.all(np.isfinite(X)):
-        raise ValueError("X contains NaN or infinity (k-means needs every cell)")
+    i, j = check_finite(X)  # compiled, in one read: no (n, d) mask
+    if i >= 0:
+        raise ValueError(f"X contains NaN or infinity (k-means needs every cell): X[{i}, "
+                         f"{j}] is {X[i, j]}")
     return X
 
 
@@ -230,7 +233,10 @@ class KMeans(BaseEstimator):
             raise ValueError(f"init must be one of {INITS} or an array; got {self.init!r}")
         if X.shape[0] < k:
             raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={k}")
-        scale = float(np.mean(np.var(X, axis=0, dtype=np.float64)))
+        # scikit-learn's scale: the mean of the columns' (unweighted) variances; the
+        # compiled two-pass moments need no (n, d) temporary, as np.var would
+        scale = float(np.mean(column_moments(X, EMPTY_F64, block_rows(X.shape[0], k,
+                                                                     X.shape[1], 0))[1]))
         tol_abs = tol * scale
 
         def runs():

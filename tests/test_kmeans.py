@@ -100,7 +100,10 @@ def test_save_load_and_clone(tmp_path):
     (dict(init="kmeans"), None, "init must be one of"),
     (dict(n_clusters=2, init=np.zeros((3, 3))), None, "init must have shape"),
     (dict(n_clusters=500), None, "n_samples=400 should be >= n_clusters=500"),
-    (dict(n_clusters=2), np.array([[0.0, np.nan], [1.0, 2.0], [2.0, 2.0]]), "NaN"),
+    (dict(n_clusters=2), np.array([[0.0, np.nan], [1.0, 2.0], [2.0, 2.0]]),
+     r"NaN or infinity .*X\[0, 1\] is nan"),
+    (dict(n_clusters=2), np.array([[0.0, 1.0], [1.0, 2.0], [2.0, -np.inf]], np.float32),
+     r"X\[2, 1\] is -inf"),
     (dict(tol=-1.0), None, "tol"),
 ])
 def test_bad_input(kwargs, X, match):

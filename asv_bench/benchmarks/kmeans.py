@@ -43,10 +43,17 @@ def _per_iteration(makers, X, last, repeat):
 
 @functools.lru_cache(maxsize=1)
 def _data(kind, n, d, k):
+    """(n, d) float64, read-only; generated in blocks straight into the array, so that
+    the generation's peak is the data plus a few MB (the ``peakmem_`` figures are about
+    the fit)."""
     rng = np.random.default_rng([n, d])
-    X = rng.standard_normal((n, d))
-    if kind == "blobs":
-        X += rng.standard_normal((k, d))[rng.integers(0, k, n)]
+    centres = rng.standard_normal((k, d))
+    X = np.empty((n, d))
+    for lo in range(0, n, 65536):
+        hi = min(n, lo + 65536)
+        X[lo:hi] = rng.standard_normal((hi - lo, d))
+        if kind == "blobs":
+            X[lo:hi] += centres[rng.integers(0, k, hi - lo)]
     X.setflags(write=False)
     return X
 
@@ -83,3 +90,38 @@ class KMeansRatio:
     def track_time_ratio_sklearn_over_fastem(self, data, iterations):
         ours, theirs = _per_iteration((self._fastem, self._sklearn), self.X, iterations, 4)
         return theirs / ours
+
+
+class KMeansMemory:
+    """``peakmem_fit``: peak resident memory of the process (interpreter, imports, the
+    data X of 128 MB, and a 3-iteration fit from given centres) at (1e6, 16, 16), fastem
+    beside scikit-learn's KMeans(algorithm="lloyd"); the difference between the two is
+    the fits' own memory (scikit-learn centres a copy of X; fastem keeps a label and a
+    bound per row)."""
+
+    params = [["fastem", "sklearn"]]
+    param_names = ["implementation"]
+    number = 1
+    repeat = (1, 3, 10.0)
+    rounds = 1
+    timeout = 600
+
+    def setup(self, implementation):
+        C.require(implementation)
+        self.implementation = implementation
+        n, d, k = SHAPE
+        self.X = _data("cloud", C.rows(n), d, k)
+        self.init = np.array(self.X[:k])
+        self.k = k
+        self._make(1).fit(self.X[:2000])  # compilation and imports, on little data
+
+    def _make(self, it):
+        if self.implementation == "fastem":
+            return C.fastem.KMeans(self.k, init=self.init, max_iter=it, tol=0.0)
+        from sklearn.cluster import KMeans
+
+        return KMeans(self.k, init=self.init, n_init=1, max_iter=it, tol=0.0,
+                      algorithm="lloyd")
+
+    def peakmem_fit(self, implementation):
+        self._make(3).fit(self.X)
