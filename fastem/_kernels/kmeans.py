@@ -11,6 +11,14 @@ from ._common import CHUNK
 from ._jit import BOOL, I32, I64, INT, data, kernel, ro, rw
 
 
+@kernel(inline="always")
+def _take(v, c, b, s, p):
+    """Score v of centre c against the least b (of centre p) and second least s so far:
+    the new (least, second, centre); v = inf changes nothing.  Scalars only (an inlined
+    helper taking arrays would take and drop references to them on every call)."""
+    return min(v, b), min(s, max(v, b)), c if v < b else p
+
+
 @kernel
 def _scores(XT, m, M2, cn, D, best, second, pick, xx):
     """Rows 0..m of the transposed chunk ``XT`` (d, CHUNK): the least (``best``) and second
@@ -78,45 +86,19 @@ def _scores(XT, m, M2, cn, D, best, second, pick, xx):
                     g = M2[c0 + c, j]
                     for r in range(m):
                         D[c, r] += XT[j, r] * g
+            for c in range(q, 4):  # no centre: a score that changes nothing
+                for r in range(m):
+                    D[c, r] = np.inf
         # Each row's best, second and pick are read and written once per tile of four
         # centres, and read before any comparison: a conditional read or write here
         # compiles to masked vector moves, which are microcoded (slow) on AMD cores.
         f0 = float(c0)
-        if q == 4:
-            f1, f2, f3 = f0 + 1.0, f0 + 2.0, f0 + 3.0
-            for r in range(m):
-                b = best[r]
-                s = second[r]
-                p = pick[r]
-                v = D[0, r]
-                s = min(s, max(v, b))
-                p = f0 if v < b else p
-                b = min(v, b)
-                v = D[1, r]
-                s = min(s, max(v, b))
-                p = f1 if v < b else p
-                b = min(v, b)
-                v = D[2, r]
-                s = min(s, max(v, b))
-                p = f2 if v < b else p
-                b = min(v, b)
-                v = D[3, r]
-                s = min(s, max(v, b))
-                p = f3 if v < b else p
-                b = min(v, b)
-                best[r] = b
-                second[r] = s
-                pick[r] = p
-        else:
-            for c in range(q):
-                fc = f0 + c
-                for r in range(m):
-                    b = best[r]
-                    p = pick[r]
-                    v = D[c, r]
-                    second[r] = min(second[r], max(v, b))
-                    pick[r] = fc if v < b else p
-                    best[r] = min(v, b)
+        f1, f2, f3 = f0 + 1.0, f0 + 2.0, f0 + 3.0
+        for r in range(m):
+            b, s, p = _take(D[0, r], f0, best[r], second[r], pick[r])
+            b, s, p = _take(D[1, r], f1, b, s, p)
+            b, s, p = _take(D[2, r], f2, b, s, p)
+            best[r], second[r], pick[r] = _take(D[3, r], f3, b, s, p)
 
 
 @kernel
