@@ -192,8 +192,8 @@ def lloyd_blocks(b0, b1, block, XS, XD, w, centers, labels, p_cnt, p_sum, p_in, 
         p_ch[b] = ch
 
 
-LLOYD_SIGNATURE = (INT, INT, INT, *data(layout="C"), ro(1), ro(2), rw(1, I32), rw(2), rw(3), rw(1),
-                   rw(1, I64))
+LLOYD_SIGNATURE = (INT, INT, INT, *data(layout="C"), ro(1), ro(2), rw(1, I32), rw(2), rw(3),
+                   rw(1), rw(1, I64))
 
 
 # Rounding allowance of the bounds, relative: a lower bound drifts by about one rounding
@@ -361,8 +361,8 @@ def lloyd_bounded_blocks(b0, b1, block, XS, XD, w, centers, shift, half_sep, fre
         p_set[b] = settled
 
 
-LLOYD_BOUNDED_SIGNATURE = (INT, INT, INT, *data(layout="C"), ro(1), ro(2), ro(1), ro(1), BOOL,
-                           rw(1, I32), rw(1), rw(2), rw(2, I64), rw(3), rw(1, I64),
+LLOYD_BOUNDED_SIGNATURE = (INT, INT, INT, *data(layout="C"), ro(1), ro(2), ro(1), ro(1),
+                           BOOL, rw(1, I32), rw(1), rw(2), rw(2, I64), rw(3), rw(1, I64),
                            rw(1, I64))
 
 
