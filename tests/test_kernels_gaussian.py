@@ -180,7 +180,8 @@ state = kk.LloydBounds(100, 3, 3, 32)
 zero = np.zeros(3)
 state.step(X, np.empty(0), centers, zero, zero)
 state.step(X, np.empty(0), centers + 0.5, np.full(3, 0.9), zero)
-print([len(f.signatures) for f in (km._scores, km._transpose, km._settle, km._move)])
+print([len(f.signatures) for f in (km._scores, km._transpose, km._settle, km._move,
+                                  km._renew)])
 """
 
 
@@ -195,7 +196,7 @@ def test_lloyd_helpers_compile_once(tmp_path):
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
     out = subprocess.run([sys.executable, "-c", _COMPILE_ONCE], env=env, check=True,
                          capture_output=True, text=True).stdout
-    assert out.strip() == "[1, 1, 1, 1]"
+    assert out.strip() == "[1, 1, 1, 1, 1]"
 
 
 def test_kmeanspp_picks_distinct_spread_rows():
