@@ -10,6 +10,11 @@ longer fit.  ``data``: "cloud" is one standard normal cloud, with no cluster str
 (the bounds' worst case: rows keep changing cluster); "blobs" is 16 unit-variance blobs
 around standard normal centres (clusters that overlap a little), where after the first
 iterations the bounds keep nearly every row.
+
+What bounds the early iterations: scoring every row against every centre is 2.56e8 FMA,
+9.6 ms at the peak of the 2-vCPU Zen 4 machine measured on 2026-12-03, where scikit-learn
+takes 24-26 ms per iteration; iterations 2-6 re-score 48-100% of the rows, so "iterations
+6" stays far below the bar (0.96-1.42 there; 31 iterations: 1.32-2.20).
 """
 
 import functools
