@@ -48,6 +48,18 @@ def test_weights_and_empty_clusters_as_scikit_learn():
     assert a.score(X, sample_weight=w) == pytest.approx(b.score(X, sample_weight=w), rel=1e-12)
 
 
+def test_a_cluster_left_empty_sits_on_the_heaviest_centre():
+    """Row 1 is relocated to the empty cluster 2, which empties cluster 0: that one goes to
+    the heaviest cluster's centre, -2 (scikit-learn 1.9 puts it on that cluster's sum of
+    X less its mean, plus the mean: -13/3, against its own comment; a documented
+    difference), and the final labels' ties go to the first of the equal centres."""
+    X = np.array([[-1.5], [5.0], [-2.5]])
+    km = KMeans(3, init=np.array([[0.5], [-1.0], [-0.75]]), max_iter=1).fit(X)
+    np.testing.assert_array_equal(km.cluster_centers_, [[-2.0], [-2.0], [5.0]])
+    np.testing.assert_array_equal(km.labels_, [0, 2, 0])
+    assert km.inertia_ == 0.5
+
+
 def test_float32_data_give_float32_centres_near_scikit_learns():
     X = _data(4, dtype=np.float32)
     init = X[[0, 100, 200, 300]]
