@@ -1,6 +1,6 @@
 """Fuzzing fastem: a hypothesis state machine over both estimators, and the public kernels.
 
-Issue point 6.  Two fuzzers live here:
+Issue point 6.  Three fuzzers live here:
 
 * ``EstimatorMachine``, a ``RuleBasedStateMachine`` that drives ``GaussianMixture`` and
   ``BinomialMixture`` through random sequences of fit / fit_predict / set_params /
@@ -8,6 +8,7 @@ Issue point 6.  Two fuzzers live here:
   inputs of random shapes (empty, 0-d, 1-d, 3-d), dtypes (bool, ints, float16/32/64,
   object, complex), layouts (Fortran, strided and reversed views, read-only, broadcast,
   memmap) and containers (lists, ragged lists, a DataFrame-like object).
+* ``fuzz_kmeans.KMeansMachine``, the same contract for ``KMeans`` (``kmeans``);
 * a kernel fuzz that calls every function of ``fastem.kernels`` with valid arguments
   and with wrong shapes, lengths, mode codes and value domains (``kernels``), and a
   fixed table of wrong dtypes / ranks / layouts (``kernel-types``: each distinct type
@@ -27,6 +28,7 @@ instead of killing pytest.  By hand, from the repository root::
     .venv/bin/python tests/fuzz_machine.py                    # everything, default sizes
     .venv/bin/python tests/fuzz_machine.py estimators 200     # 200 state-machine runs
     .venv/bin/python tests/fuzz_machine.py kernels 2000
+    .venv/bin/python tests/fuzz_machine.py kmeans 200       # KMeans (tests/fuzz_kmeans.py)
     .venv/bin/python tests/fuzz_machine.py kernel-types all   # the whole type table (slow:
                                                               # one compilation per case)
     .venv/bin/python tests/fuzz_machine.py survey             # every kernel x mutation once,
@@ -1979,7 +1981,7 @@ def default_examples(kind):
     env = os.environ.get("FASTEM_FUZZ_EXAMPLES")
     if env:
         return int(env)
-    return {"estimators": 100, "kernels": 300}[kind]
+    return {"estimators": 100, "kernels": 300, "kmeans": 60}[kind]
 
 
 def _report(title, ok, seconds):
@@ -1996,6 +1998,21 @@ def run_estimators(max_examples):
                 time.perf_counter() - t0)
         return False
     _report(f"estimator state machine ({max_examples} examples)", True, time.perf_counter() - t0)
+    return True
+
+
+def run_kmeans(max_examples):
+    import fuzz_kmeans  # here: it imports this module
+
+    t0 = time.perf_counter()
+    try:
+        fuzz_kmeans.run(max_examples)
+    except BaseException:  # noqa: BLE001
+        traceback.print_exc()
+        _report(f"KMeans state machine ({max_examples} examples)", False,
+                time.perf_counter() - t0)
+        return False
+    _report(f"KMeans state machine ({max_examples} examples)", True, time.perf_counter() - t0)
     return True
 
 
@@ -2114,6 +2131,8 @@ def main(max_examples=None, which="all"):
         ok &= run_estimators(max_examples or default_examples("estimators"))
     if which in ("all", "kernels"):
         ok &= run_kernels(max_examples or default_examples("kernels"))
+    if which in ("all", "kmeans"):
+        ok &= run_kmeans(max_examples or default_examples("kmeans"))
     if which in ("all", "kernel-types"):
         ok &= run_kernel_types("all" if max_examples == "all" else "default")
     if which.startswith("survey"):

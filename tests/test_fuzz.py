@@ -77,6 +77,11 @@ def test_estimator_state_machine(tmp_path):
     run_child("estimators", tmp_path, _examples())
 
 
+def test_kmeans_state_machine(tmp_path):
+    """KMeans through random call sequences (tests/fuzz_kmeans.py)."""
+    run_child("kmeans", tmp_path, _examples())
+
+
 def test_kernel_argument_fuzz(tmp_path):
     """Every public kernel with wrong shapes, lengths, mode codes and value domains."""
     run_child("kernels", tmp_path, _examples())
