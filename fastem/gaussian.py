@@ -832,6 +832,9 @@ class GaussianMixture(EMMixture):
         ct = getattr(self, "_fit_covariance_type", None)
         if ct is None:
             ct = check_choice(self.covariance_type, "covariance_type", COVARIANCE_TYPES)
+        elif not isinstance(ct, str) or ct not in COVARIANCE_TYPES:  # set by hand or a file
+            raise ValueError(f"The fitted attributes of this GaussianMixture are inconsistent: "
+                             f"its fitted covariance type is {ct!r}. Fit the model again.")
         return ct
 
     def _fitted_params(self):

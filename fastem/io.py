@@ -14,6 +14,7 @@ refused with a message saying which version can read it.
 """
 
 import json
+import math
 import warnings
 
 import numpy as np
@@ -153,9 +154,12 @@ def _decode_array(spec, where):
     dtype, shape = spec.get("dtype"), spec.get("shape")
     if dtype not in _DTYPES:
         raise _Bad(f"{where}: unsupported dtype {dtype!r}")
-    if not (isinstance(shape, list) and all(isinstance(s, int) and s >= 0 for s in shape)):
-        raise _Bad(f"{where}: bad shape {shape!r}")
-    size = int(np.prod(shape)) if shape else 1
+    # (bool is an int; each length below 2^31, so that NumPy can hold the shape)
+    if not (isinstance(shape, list) and len(shape) <= 8 and all(
+            isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2 ** 31
+            for s in shape)):
+        raise _Bad(f"{where}: bad shape {str(shape)[:80]}")
+    size = math.prod(shape)  # exact: np.prod would wrap around
     if dtype.startswith("float"):
         data = spec.get("hex")
         if not isinstance(data, list) or len(data) != size:
@@ -173,8 +177,11 @@ def _decode_array(spec, where):
     if dtype == "bool":
         if not all(isinstance(v, bool) for v in data):
             raise _Bad(f"{where}: booleans expected")
-    elif not all(isinstance(v, int) and not isinstance(v, bool) for v in data):
-        raise _Bad(f"{where}: integers expected")
+    else:
+        lo, hi = int(np.iinfo(dtype).min), int(np.iinfo(dtype).max)
+        if not all(isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+                   for v in data):
+            raise _Bad(f"{where}: integers of {dtype} expected")
     return np.array(data, dtype=dtype).reshape(shape)
 
 
@@ -205,6 +212,13 @@ def _build(doc, where="model"):
 def _validate(model, where):
     """The checks of a loaded model: whatever its methods would trip over, now."""
     name = type(model).__name__
+    groups = {"GaussianMixture": 3, "BinomialMixture": 2}.get(name)
+    if hasattr(model, "_fit_groups") and not (
+            isinstance(model._fit_groups, (list, tuple)) and len(model._fit_groups) == groups
+            and all(isinstance(g, bool) for g in model._fit_groups)):
+        raise _Bad(f"{where}: _fit_groups must be {groups} booleans")
+    if hasattr(model, "_fit_free_weights") and not isinstance(model._fit_free_weights, bool):
+        raise _Bad(f"{where}: _fit_free_weights must be a boolean")
     if name == "KMeans":
         if hasattr(model, "cluster_centers_"):
             c = np.asarray(model.cluster_centers_)
@@ -249,6 +263,8 @@ def loads(text):
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not a fastem model file: not JSON ({exc})") from None
+    except RecursionError:  # the decoder's own limit, e.g. [[[[...]]]] a million deep
+        raise ValueError("not a fastem model file: nested too deeply") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ValueError(f"not a fastem model file (no \"format\": \"{FORMAT}\")")
     version = doc.get("format_version")
@@ -259,7 +275,10 @@ def loads(text):
             f"this model file has format version {version}, written by fastem "
             f"{doc.get('fastem_version', '?')}; this fastem ({__version__}) reads versions "
             f"up to {FORMAT_VERSION}: upgrade fastem to load it")
-    return _build(doc.get("model"))
+    try:
+        return _build(doc.get("model"))
+    except RecursionError:  # estimators nested in parameters, deeper than any fastem writes
+        raise ValueError("not a fastem model file: estimators nested too deeply") from None
 
 
 def load(path):

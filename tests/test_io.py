@@ -1,12 +1,15 @@
 """Save / load without pickle (issue 15, point 2): a JSON document with exact floats; a
 loaded model scores bit-identically; loading validates everything and runs no code."""
 
+import copy
 import json
 import pickle
 import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import fastem
 from fastem import io
@@ -135,3 +138,80 @@ def test_binomial_probabilities_are_checked():
     d = _doc(_quiet(fastem.BinomialMixture(2, trials=5, random_state=0).fit, C))
     with pytest.raises(ValueError, match="probs_ must lie strictly between 0 and 1"):
         io.loads(_set(d, "probs_", _array([[0.5, 1.5], [0.2, 0.3]])))
+
+
+def test_deeply_nested_files_are_refused_with_a_value_error():
+    head = '{"format": "fastem-model", "format_version": 1, "model": '
+    with pytest.raises(ValueError, match="nested too deeply"):
+        io.loads(head + "[" * 100_000 + "]" * 100_000 + "}")
+    # selections whose estimator parameter is a selection, and so on, 2000 deep
+    for depth in (2000,):
+        level = '{"class": "GaussianMixtureSelection", "params": {"estimator": {"estimator": '
+        text = (head + level * depth + '{"class": "GaussianMixture", "params": {}, "fitted": {}}'
+                + '}}, "fitted": {}}' * depth + "}")
+        with pytest.raises(ValueError, match="nested too deeply"):
+            io.loads(text)
+
+
+_JUNK = [None, True, 0, -1, 2 ** 70, 0.5, float("inf"), "x", "0x1p+0", [], {}, [1, [2]],
+         {"float": "nan"}, {"float": "0x1p+2000"}, {"array": {}},
+         {"array": {"dtype": "float64", "shape": [2 ** 40, 2 ** 40], "hex": []}},
+         {"array": {"dtype": "float64", "shape": [-1], "hex": []}},
+         {"array": {"dtype": "int64", "shape": [2], "values": [1, "a"]}},
+         {"array": {"dtype": "object", "shape": [1], "values": [{"float": "0x1p0"}]}},
+         {"list": [{"dict": {"a": 1}}]}, {"estimator": {"class": "KMeans"}}]
+
+
+def _paths(node, path=()):
+    yield path
+    if isinstance(node, dict):
+        for key, v in node.items():
+            yield from _paths(v, (*path, key))
+    elif isinstance(node, list):
+        for i, v in enumerate(node[:4]):  # the first few items of long lists
+            yield from _paths(v, (*path, i))
+
+
+@pytest.fixture(scope="module")
+def saved_documents():
+    X = _blobs()
+    C = np.random.default_rng(2).binomial(5, 0.4, size=(60, 2)).astype(float)
+    models = [
+        _quiet(fastem.GaussianMixture(2, covariance_type="full", random_state=0).fit, X),
+        _quiet(fastem.GaussianMixture(2, covariance_type="diag", random_state=0).fit,
+               X.astype(np.float32)),
+        _quiet(fastem.BinomialMixture(2, trials=5, random_state=0).fit, C),
+        fastem.KMeans(2, random_state=0).fit(X),
+    ]
+    return [(json.loads(io.dumps(m)), C if isinstance(m, fastem.BinomialMixture) else X)
+            for m in models]
+
+
+@given(st.data())
+def test_tampered_files_load_or_raise_value_errors(saved_documents, data):
+    """Any key of a saved model deleted, or any value replaced by junk (odd types, huge
+    shapes, non-finite floats, nested estimators): loading raises ValueError or TypeError,
+    or gives a model whose predictions are finite or refused with one of them."""
+    doc, X = data.draw(st.sampled_from(saved_documents), label="document")
+    doc = copy.deepcopy(doc)
+    for _ in range(data.draw(st.integers(1, 3), label="tampers")):
+        path = data.draw(st.sampled_from(list(_paths(doc))[1:]), label="path")
+        parent = doc
+        for key in path[:-1]:
+            parent = parent[key]
+        if isinstance(parent, dict) and data.draw(st.booleans(), label="delete"):
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = copy.deepcopy(data.draw(st.sampled_from(_JUNK), label="junk"))
+    try:
+        model = io.loads(json.dumps(doc))
+    except (ValueError, TypeError):
+        return
+    method = "predict" if isinstance(model, fastem.KMeans) else "score_samples"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = getattr(model, method)(X)
+    except (ValueError, TypeError):  # includes NotFittedError
+        return
+    assert np.all(np.isfinite(np.asarray(out, dtype=np.float64)))
