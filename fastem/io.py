@@ -227,6 +227,10 @@ def _validate(model, where):
         return
     if name.endswith("Selection"):
         if hasattr(model, "best_estimator_"):
+            best = model.best_estimator_  # validated as it was built (a nested model)
+            if type(best) is not model._model or not hasattr(best, "weights_"):
+                raise _Bad(f"{where}: best_estimator_ must be a fitted "
+                           f"{model._model.__name__}")
             crit = getattr(model, "criteria_", None)
             if not isinstance(crit, dict) or len({len(v) for v in crit.values()}) > 1:
                 raise _Bad(f"{where}: criteria_ must be a table of equal-length columns")

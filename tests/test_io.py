@@ -182,6 +182,8 @@ def saved_documents():
                X.astype(np.float32)),
         _quiet(fastem.BinomialMixture(2, trials=5, random_state=0).fit, C),
         fastem.KMeans(2, random_state=0).fit(X),
+        _quiet(fastem.GaussianMixtureSelection([1, 2], covariance_types=["diag"],
+                                               random_state=0).fit, X[::5]),
     ]
     return [(json.loads(io.dumps(m)), C if isinstance(m, fastem.BinomialMixture) else X)
             for m in models]
@@ -207,11 +209,14 @@ def test_tampered_files_load_or_raise_value_errors(saved_documents, data):
         model = io.loads(json.dumps(doc))
     except (ValueError, TypeError):
         return
-    method = "predict" if isinstance(model, fastem.KMeans) else "score_samples"
+    methods = (["predict", "transform", "score"] if isinstance(model, fastem.KMeans) else
+               ["score_samples", "predict_proba", "predict", "bic", "sample"])
+    method = data.draw(st.sampled_from(methods), label="method")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            out = getattr(model, method)(X)
+            out = model.sample(3) if method == "sample" else getattr(model, method)(X)
     except (ValueError, TypeError):  # includes NotFittedError
         return
-    assert np.all(np.isfinite(np.asarray(out, dtype=np.float64)))
+    for part in out if method == "sample" else (out,):
+        assert np.all(np.isfinite(np.asarray(part, dtype=np.float64)))
