@@ -7,6 +7,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
 import fastem
 from fastem import cli
@@ -122,3 +124,73 @@ def test_python_dash_m_and_the_console_script(tmp_path):
     out = subprocess.run([script, "fit", FAITHFUL, "-k", "2", "-q", "-o", "m.json"],
                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert out.returncode == 0 and (tmp_path / "m.json").exists()
+
+
+_CELLS = ["1", "-2.5", "0", "3e2", "nan", "NA", "", " 4 ", "inf", "-inf", "1e999", "abc",
+          '"5,5"', "0x10", "١٢", "1_000", "True", "-0"]
+
+
+@st.composite
+def _csv_files(draw):
+    d = draw(st.integers(1, 4))
+    clean = draw(st.integers(0, 9)) < 7  # mostly files that fit, so that predict runs
+    if clean:
+        rng = np.random.default_rng(draw(st.integers(0, 2 ** 16)))
+        rows = [[f"{v:.6g}" for v in rng.normal(0, 3, d)] for _ in range(draw(
+            st.integers(3, 30)))]
+        if draw(st.booleans()):
+            rows.insert(0, ["a", "b", "c", "d"][:d])
+        if draw(st.booleans()):  # a missing cell
+            rows[-1][0] = draw(st.sampled_from(["", "nan", "NA"]))
+        return ("\n".join(",".join(r) for r in rows) + "\n").encode("utf-8")
+    n = draw(st.integers(0, 12))
+    rows = []
+    if draw(st.booleans()):  # a header (names, possibly duplicated or numeric-looking)
+        rows.append([draw(st.sampled_from(["a", "b", "a", "x0", "1", ""])) for _ in range(d)])
+    for _ in range(n):
+        width = d if draw(st.integers(0, 9)) else draw(st.integers(0, d + 1))  # some ragged
+        rows.append([draw(st.sampled_from(_CELLS[:8] if draw(st.integers(0, 3)) else _CELLS))
+                     for _ in range(width)])
+    text = "\n".join(",".join(r) for r in rows) + ("\n" if draw(st.booleans()) else "")
+    if draw(st.integers(0, 19)) == 0:
+        return text.encode("utf-8")[:-1] + b"\xff"  # not UTF-8
+    return text.encode("utf-8")
+
+
+@settings(max_examples=max(10, settings().max_examples // 2))  # each example fits a model
+@given(data=st.data(), content=_csv_files())
+def test_any_csv_gives_a_result_or_one_error_line(data, content):
+    """fit (then predict and score) on random CSV files, with random --columns, --model and
+    --trials: exit status 0 with output, or 1 with one line on stderr; never a traceback."""
+    import contextlib
+    import io as _io
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "d.csv")
+        with open(path, "wb") as f:
+            f.write(content)
+        model = os.path.join(tmp, "m.json")
+        argv = ["fit", path, "-k", data.draw(st.sampled_from(["1", "2", "1", "2", "3", "0",
+                                                             "x"])),
+                "-o", model, "-q", "--max-iter", "5"]
+        if data.draw(st.integers(0, 3)) == 0:
+            argv += ["--columns", data.draw(st.sampled_from(["a", "0", "0,1", "b,a", "9", ""]))]
+        if data.draw(st.integers(0, 3)) == 0:
+            argv += ["--model", "binomial", "--trials", data.draw(st.sampled_from(["5", "0", "x"]))]
+        runs = [argv, ["predict", model, path], ["predict", model, path, "--proba"],
+                ["score", model, path]]
+        for i, args in enumerate(runs):
+            out, err = _io.StringIO(), _io.StringIO()
+            with contextlib.redirect_stderr(err):
+                code = cli.main(args, out=out)
+            err = err.getvalue()
+            event(f"{args[0]} exit {code}")
+            assert "Traceback" not in err
+            if code:
+                assert code == 1 and err.count("\n") == 1 and err.startswith(
+                    f"fastem {args[0]}: error: "), err
+                if i == 0:
+                    return  # no model to predict with
+            else:
+                assert out.getvalue() or args[0] == "predict" and "-o" in args
