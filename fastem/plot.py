@@ -33,6 +33,33 @@ def _colours(k):
     return _COLOURS[np.arange(k) % len(_COLOURS)]
 
 
+_INSTEAD = {"BinomialMixture": "; for a binomial mixture use binomial()",
+            "GaussianMixture": "; for a Gaussian mixture use clusters()"}
+
+
+def _model(model, name, fn):
+    """TypeError unless ``model`` is a fastem ``name`` (by class name: no import here)."""
+    got = type(model).__name__
+    if got != name or not type(model).__module__.startswith("fastem"):
+        hint = _INSTEAD.get(got, "") if fn != "snapshots" else ""
+        raise TypeError(f"{fn}() draws a fastem.{name}; got {got}{hint}")
+
+
+def _dims(dims, d):
+    """The two distinct feature indices ``dims`` of a d-feature X, checked."""
+    try:
+        i, j = dims
+    except (TypeError, ValueError):
+        raise ValueError(f"dims must be two feature indices; got {dims!r}") from None
+    for v in (i, j):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or not (
+                0 <= v < d):
+            raise ValueError(f"dims must be two feature indices in [0, {d}); got {dims!r}")
+    if i == j:
+        raise ValueError(f"dims must be two different features; got {dims!r}")
+    return int(i), int(j)
+
+
 def loglik(model, ax=None):
     """The mean log-likelihood per EM iteration of the kept run (``lower_bounds_``).
 
@@ -87,11 +114,12 @@ def clusters(model, X, ax=None, dims=(0, 1)):
     ax : matplotlib Axes
     """
     _mpl()
+    _model(model, "GaussianMixture", "clusters")
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] < 2:
         raise ValueError("clusters() draws two features of a 2-D X; for one feature use "
                          "snapshots(), which draws a histogram")
-    i, j = dims
+    i, j = _dims(dims, X.shape[1])
     resp = np.asarray(model.predict_proba(X), dtype=np.float64)
     colours = np.clip(resp @ _colours(resp.shape[1]), 0, 1)
     ax = _axes(ax)
@@ -140,12 +168,19 @@ def snapshots(model, X, iterations=(1, 3, 5, 10, 15, 25), dims=(0, 1)):
     import warnings
 
     Figure = _mpl()
+    _model(model, "GaussianMixture", "snapshots")
     X = np.asarray(X, dtype=np.float64)
     if X.ndim == 1:
         X = X[:, None]
-    iterations = [int(t) for t in iterations]
-    if not iterations or min(iterations) < 1:
-        raise ValueError(f"iterations must be positive; got {iterations!r}")
+    if X.ndim != 2 or 0 in X.shape:
+        raise ValueError(f"snapshots() draws a non-empty 2-D X; got shape {X.shape}")
+    iterations = list(iterations)
+    if not iterations or not all(
+            isinstance(t, (int, np.integer)) and not isinstance(t, (bool, np.bool_)) and t >= 1
+            for t in iterations):
+        raise ValueError(f"iterations must be positive integers; got {iterations!r}")
+    if X.shape[1] > 1:
+        _dims(dims, X.shape[1])
     params = model.get_params(deep=False)
     if params.get("random_state") is None:
         params["random_state"] = int(np.random.default_rng().integers(2**31))
@@ -178,16 +213,32 @@ def binomial(model, X, trials):
     Figure = _mpl()
     from scipy.stats import binom
 
+    _model(model, "BinomialMixture", "binomial")
     X = np.asarray(X, dtype=np.float64)
     if X.ndim == 1:
         X = X[:, None]
+    if X.ndim != 2 or 0 in X.shape:
+        raise ValueError(f"binomial() draws a non-empty 2-D X of counts; got shape {X.shape}")
     d = X.shape[1]
-    T = np.broadcast_to(np.asarray(trials, dtype=np.int64).reshape(-1), (d,)) if np.ndim(
-        trials) <= 1 else None
-    if T is None:
-        raise ValueError("binomial() draws one trials value per feature (a number or d "
+    t = np.asarray(trials, dtype=np.float64).reshape(-1) if np.ndim(trials) <= 1 else None
+    if t is None or t.shape[0] not in (1, d):
+        raise ValueError(f"binomial() draws one trials value per feature (a number or {d} "
                          "numbers); per-row trials have no single pmf to draw")
+    if not np.all((t >= 0) & (t == np.floor(t)) & (t < 2 ** 31)):
+        raise ValueError(f"trials must be non-negative integers; got {trials!r}")
+    T = np.broadcast_to(t.astype(np.int64), (d,))
+    seen = X[~np.isnan(X)]
+    if seen.size and (np.any(seen < 0) or np.any(seen != np.floor(seen))
+                      or np.any(np.isinf(seen))):
+        raise ValueError("X must hold counts: non-negative integers (NaN for missing)")
+    if np.any(np.where(np.isnan(X), 0, X) > T):
+        raise ValueError("X has counts above their trials")
+    from ._validation import check_fitted
+
+    check_fitted(model, "probs_")
     probs = np.asarray(model.probs_, dtype=np.float64)
+    if probs.ndim != 2 or probs.shape[1] != d:
+        raise ValueError(f"X has {d} features; the model has {probs.shape[-1]}")
     weights = np.asarray(model.weights_, dtype=np.float64)
     fig = Figure(figsize=(4 * min(d, 3), 3.2 * (-(-d // 3))))
     for j in range(d):

@@ -117,3 +117,40 @@ def test_the_demo_writes_its_figures(tmp_path, capsys):
         assert _not_blank(imread(tmp_path / name)), name
     assert "figures written" in capsys.readouterr().out
     assert cli._parser().parse_args(["demo", "--plots", "d"]).plots == "d"
+
+
+def test_wrong_models_and_arguments_raise_clear_errors(fitted):
+    """A wrong model is a TypeError naming the right function, a bad argument a ValueError
+    naming it (never an IndexError or AttributeError from inside matplotlib or NumPy)."""
+    X, g = fitted
+    C = np.random.default_rng(3).binomial(5, 0.3, size=(60, 2)).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        b = fastem.BinomialMixture(2, trials=5, random_state=0).fit(C)
+    km = fastem.KMeans(2, random_state=0).fit(X)
+    for call, match in [
+        (lambda: plot.clusters(b, C), "GaussianMixture; got BinomialMixture; for a binomial"),
+        (lambda: plot.clusters(km, X), "GaussianMixture; got KMeans$"),
+        (lambda: plot.snapshots(b, C), "GaussianMixture; got BinomialMixture$"),
+        (lambda: plot.binomial(g, X, 5), "BinomialMixture; got GaussianMixture; for a Gauss"),
+    ]:
+        with pytest.raises(TypeError, match=match):
+            call()
+    for call, match in [
+        (lambda: plot.clusters(g, X, dims=(0, 2)), r"indices in \[0, 2\); got \(0, 2\)"),
+        (lambda: plot.clusters(g, X, dims=(-1, 0)), r"in \[0, 2\)"),
+        (lambda: plot.clusters(g, X, dims=(1, 1)), "two different features"),
+        (lambda: plot.clusters(g, X, dims=(1,)), "two feature indices; got"),
+        (lambda: plot.clusters(g, X, dims="ab"), "two feature indices"),
+        (lambda: plot.snapshots(g, X, iterations=(1.5,)), "positive integers"),
+        (lambda: plot.snapshots(g, X, iterations=(1,), dims=(0, 7)), r"in \[0, 2\)"),
+        (lambda: plot.binomial(b, C, -1), "non-negative integers"),
+        (lambda: plot.binomial(b, C, [5, 5, 5]), "a number or 2 numbers"),
+        (lambda: plot.binomial(b, C + 6, 5), "counts above their trials"),
+        (lambda: plot.binomial(b, C - 1, 5), "counts: non-negative integers"),
+        (lambda: plot.binomial(b, C[:, :1], 5), "1 features; the model has 2"),
+        (lambda: plot.binomial(fastem.BinomialMixture(2, trials=5), C, 5), "not fitted"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            call()
+    assert isinstance(plot.clusters(g, X, dims=np.array([1, 0])), Axes)
