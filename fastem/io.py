@@ -212,11 +212,13 @@ def _build(doc, where="model"):
 def _validate(model, where):
     """The checks of a loaded model: whatever its methods would trip over, now."""
     name = type(model).__name__
-    groups = {"GaussianMixture": 3, "BinomialMixture": 2}.get(name)
+    groups = {"GaussianMixture": 3, "BinomialMixture": 2}.get(name)  # the fitted groups
     if hasattr(model, "_fit_groups") and not (
-            isinstance(model._fit_groups, (list, tuple)) and len(model._fit_groups) == groups
+            groups and isinstance(model._fit_groups, (list, tuple))
+            and len(model._fit_groups) == groups
             and all(isinstance(g, bool) for g in model._fit_groups)):
-        raise _Bad(f"{where}: _fit_groups must be {groups} booleans")
+        raise _Bad(f"{where}: _fit_groups must be {groups} booleans" if groups else
+                   f"{where}: a {name} has no _fit_groups")
     if hasattr(model, "_fit_free_weights") and not isinstance(model._fit_free_weights, bool):
         raise _Bad(f"{where}: _fit_free_weights must be a boolean")
     if name == "KMeans":

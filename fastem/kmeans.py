@@ -7,11 +7,11 @@ From the same initial centres, ``fastem.KMeans`` follows scikit-learn's
 cluster gets the row farthest from its centre (scikit-learn's relocation), and one still
 empty after that sits on the centre of the heaviest cluster (where scikit-learn 1.9 means
 to put it: its code puts one of lower index than the heaviest on that cluster's weighted
-sum of X less its mean, which fastem does not copy).  The run stops when no label changes ("strict
-convergence"; as in scikit-learn, the labels are then those of the last pass, even when
-that pass relocated a row to an empty cluster) or when the squared shift of the centres is
-at most ``tol`` times the mean variance of the features; without strict convergence the
-labels are assigned once more to the final centres.  Distances and sums are accumulated in
+sum of X less its mean, which fastem does not copy).  The run stops when no label changes
+("strict convergence"; as in scikit-learn, the labels are then those of the last pass,
+even when that pass relocated a row to an empty cluster) or when the squared shift of the
+centres is at most ``tol`` times the mean variance of the features; without strict
+convergence the labels are assigned once more to the final centres.  Distances and sums are accumulated in
 float64 (scikit-learn computes float32 data in float32).
 
 The passes are ``fastem._passes.LloydBounds``: a per-row lower bound on the distances to

@@ -38,9 +38,11 @@ _INSTEAD = {"BinomialMixture": "; for a binomial mixture use binomial()",
 
 
 def _model(model, name, fn):
-    """TypeError unless ``model`` is a fastem ``name`` (by class name: no import here)."""
-    got = type(model).__name__
-    if got != name or not type(model).__module__.startswith("fastem"):
+    """TypeError unless ``model`` is a fastem ``name`` (or a subclass)."""
+    import fastem
+
+    if not isinstance(model, getattr(fastem, name)):
+        got = type(model).__name__
         hint = _INSTEAD.get(got, "") if fn != "snapshots" else ""
         raise TypeError(f"{fn}() draws a fastem.{name}; got {got}{hint}")
 

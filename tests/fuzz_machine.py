@@ -1988,44 +1988,34 @@ def _report(title, ok, seconds):
     print(f"== {title}: {'passed' if ok else 'FAILED'} in {seconds:.1f} s", flush=True)
 
 
-def run_estimators(max_examples):
+def _run(title, fn):
+    """Run one fuzzer: True if it passed (hypothesis' report is printed if not)."""
     t0 = time.perf_counter()
     try:
-        run_state_machine_as_test(EstimatorMachine, settings=estimator_settings(max_examples))
+        fn()
     except BaseException:  # noqa: BLE001 - print hypothesis' report, then fail
         traceback.print_exc()
-        _report(f"estimator state machine ({max_examples} examples)", False,
-                time.perf_counter() - t0)
+        _report(title, False, time.perf_counter() - t0)
         return False
-    _report(f"estimator state machine ({max_examples} examples)", True, time.perf_counter() - t0)
+    _report(title, True, time.perf_counter() - t0)
     return True
+
+
+def run_estimators(max_examples):
+    return _run(f"estimator state machine ({max_examples} examples)",
+                lambda: run_state_machine_as_test(
+                    EstimatorMachine, settings=estimator_settings(max_examples)))
 
 
 def run_kmeans(max_examples):
     import fuzz_kmeans  # here: it imports this module
 
-    t0 = time.perf_counter()
-    try:
-        fuzz_kmeans.run(max_examples)
-    except BaseException:  # noqa: BLE001
-        traceback.print_exc()
-        _report(f"KMeans state machine ({max_examples} examples)", False,
-                time.perf_counter() - t0)
-        return False
-    _report(f"KMeans state machine ({max_examples} examples)", True, time.perf_counter() - t0)
-    return True
+    return _run(f"KMeans state machine ({max_examples} examples)",
+                lambda: fuzz_kmeans.run(max_examples))
 
 
 def run_kernels(max_examples):
-    t0 = time.perf_counter()
-    try:
-        kernel_fuzz_test(max_examples)()
-    except BaseException:  # noqa: BLE001
-        traceback.print_exc()
-        _report(f"kernel fuzz ({max_examples} examples)", False, time.perf_counter() - t0)
-        return False
-    _report(f"kernel fuzz ({max_examples} examples)", True, time.perf_counter() - t0)
-    return True
+    return _run(f"kernel fuzz ({max_examples} examples)", kernel_fuzz_test(max_examples))
 
 
 def run_kernel_types(which="default"):

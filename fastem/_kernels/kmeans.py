@@ -207,6 +207,15 @@ LLOYD_SIGNATURE = (INT, INT, INT, *data(layout="C"), ro(1), ro(2), rw(1, I32), r
 _SLACK = 1e-9
 
 
+@kernel(inline="always")
+def _lower_bound(xx, second, top, d):
+    """A lower bound on the distance whose score (||c||^2 - 2 x.c) is ``second``, for a row
+    of squared norm ``xx``: less the scores' rounding, a multiple of eps (||x||^2 + the
+    largest ||c||^2, ``top``), and widened by _SLACK.  Scalars only (see _take)."""
+    e = (4.0 * d + 16.0) * 2.3e-16 * (xx + top)
+    return np.sqrt(max(0.0, xx + second - e)) * (1.0 - _SLACK)
+
+
 @kernel
 def _move(p_cnt, p_num, p_sum, XS, XD, i, wi, frm, to):
     """Row i (weight wi) leaves cluster ``frm`` for ``to`` in one block's counts and
@@ -241,12 +250,9 @@ def _settle(XS, XD, w, rows, m, XT, M2, cn, top, D, best, second, pick, xx, labe
     _transpose(XS, XD, rows, np.int64(0), m, XT)
     _scores(XT, m, M2, cn, D, best, second, pick, xx)
     ch = 0
-    # the scores' rounding, bounded by a multiple of eps (||x||^2 + max ||c||^2)
-    rel = (4.0 * d + 16.0) * 2.3e-16
     for r in range(m):
         i = rows[r]
-        e = rel * (xx[r] + top)
-        lower[i] = np.sqrt(max(0.0, xx[r] + second[r] - e)) * (1.0 - _SLACK)
+        lower[i] = _lower_bound(xx[r], second[r], top, d)
         am = int(pick[r])
         old = labels[i]
         wi = w[i] if has_w else 1.0
@@ -268,10 +274,8 @@ def _renew(XS, XD, w, no_rows, start, m, XT, M2, cn, top, D, best, second, pick,
     f64 = XD.shape[0] > 0
     _transpose(XS, XD, no_rows, start, m, XT)
     _scores(XT, m, M2, cn, D, best, second, pick, xx)
-    rel = (4.0 * d + 16.0) * 2.3e-16  # as _settle
     for r in range(m):  # apart from the row loop below, so that the square roots vectorise
-        lower[start + r] = np.sqrt(max(0.0, xx[r] + second[r] - rel * (xx[r] + top))) * (
-            1.0 - _SLACK)
+        lower[start + r] = _lower_bound(xx[r], second[r], top, d)
     ch = 0
     for r in range(m):
         i = start + r
