@@ -160,8 +160,9 @@ def _csv_files(draw):
 @settings(max_examples=max(10, settings().max_examples // 2))  # each example fits a model
 @given(data=st.data(), content=_csv_files())
 def test_any_csv_gives_a_result_or_one_error_line(data, content):
-    """fit (then predict and score) on random CSV files, with random --columns, --model and
-    --trials: exit status 0 with output, or 1 with one line on stderr; never a traceback."""
+    """fit (then predict and score, sometimes select) on random CSV files, with random
+    --columns, --model and --trials: exit status 0 with output, or 1 with one line on
+    stderr; never a traceback."""
     import contextlib
     import io as _io
     import tempfile
@@ -180,6 +181,11 @@ def test_any_csv_gives_a_result_or_one_error_line(data, content):
             argv += ["--model", "binomial", "--trials", data.draw(st.sampled_from(["5", "0", "x"]))]
         runs = [argv, ["predict", model, path], ["predict", model, path, "--proba"],
                 ["score", model, path]]
+        if data.draw(st.integers(0, 4)) == 0:  # a small selection on the same file
+            runs.append(["select", path, "-k", data.draw(st.sampled_from(["1-2", "2", "3-1",
+                                                                         "x", "0-2"])),
+                         "--covariance-types", data.draw(st.sampled_from(["diag", "full,x"])),
+                         "-q", "--max-iter", "5"])
         for i, args in enumerate(runs):
             out, err = _io.StringIO(), _io.StringIO()
             with contextlib.redirect_stderr(err):
