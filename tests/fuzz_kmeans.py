@@ -93,8 +93,7 @@ class KMeansMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ helpers
     def k(self):
-        v = self.params.get("n_clusters", (8, True))[0]
-        return v
+        return self.params.get("n_clusters", (8, True))[0]
 
     def d_now(self):
         return self.fit_d or 2
@@ -137,7 +136,7 @@ class KMeansMachine(RuleBasedStateMachine):
 
     def fit_expectation(self, xb, wb):
         k = self.k()
-        if any(not v for v in (valid for _, valid in self.params.values()) if v is not None):
+        if any(valid is False for _, valid in self.params.values()):
             return "invalid"
         if xb.valid is False or wb.valid is False:
             return "invalid"
