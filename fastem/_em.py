@@ -44,7 +44,14 @@ from ._base import BaseEstimator
 from ._passes import numba_threads
 from ._kernels._common import HARD, SOFT, STOCHASTIC
 from .exceptions import convergence_warning_category
-from ._validation import EMPTY_I32, check_choice, check_int, check_random_state, check_real
+from ._validation import (
+    EMPTY_I32,
+    check_choice,
+    check_int,
+    check_random_state,
+    check_real,
+    set_feature_names,
+)
 
 MODES = {"soft": SOFT, "hard": HARD, "stochastic": STOCHASTIC}
 # Signs of the information criteria: scikit-learn's (-2 logL + penalty, lower is better)
@@ -160,13 +167,14 @@ class EMMixture(BaseEstimator):
         if not isinstance(self.warm_start, (bool, np.bool_)):
             raise ValueError(f"warm_start must be a bool; got {self.warm_start!r}")
 
-    def _fit_em(self, data, init_data=None):
+    def _fit_em(self, data, init_data=None, feature_names=None):
         """Run ``n_init`` restarts of EM on prepared data, keep the best run, return self.
 
         ``init_data`` (default ``data``) is what initialisation sees; EM may run on an
         equivalent, smaller form of the data (e.g. distinct rows with summed weights).
         The work runs through ``run_interruptibly``; the attributes are set here, in the
         caller's thread, in one step, and only once everything succeeded.
+        ``feature_names``: the data frame's column names (``feature_names_in_``) or None.
         """
         init_data = data if init_data is None else init_data
         self._check_em_params()
@@ -175,6 +183,7 @@ class EMMixture(BaseEstimator):
         if warning:
             warnings.warn(warning, convergence_warning_category(), stacklevel=3)
         self.__dict__.update(attributes)  # one step: nothing half-assigned on Ctrl-C
+        set_feature_names(self, feature_names)
         self.__dict__.pop("_online", None)  # a new fit starts any online EM afresh
         return self
 

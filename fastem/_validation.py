@@ -6,6 +6,7 @@ memory layout has to change, and the kernels only read their inputs.
 
 import numbers
 import sys
+import warnings
 
 import numpy as np
 
@@ -148,6 +149,85 @@ def check_not_empty(X, shape, name="X"):
                 f"{name} is empty: 0 {what}(s) (shape={tuple(shape)}) while a minimum of 1 is "
                 "required."
             )
+
+
+def feature_names(X):
+    """The column names of a data frame ``X`` (pandas, polars, anything with ``columns``)
+    as an object array when every one is a string; None for arrays, and for frames whose
+    names are not strings (e.g. pandas' default 0, 1, ...), as scikit-learn does."""
+    if isinstance(X, np.ndarray) or not hasattr(X, "columns"):
+        return None
+    try:
+        names = [c for c in X.columns]
+    except TypeError:
+        return None
+    kinds = sorted({type(c).__name__ for c in names})
+    if not names or kinds != ["str"]:
+        if "str" in kinds:
+            raise InputTypeError(
+                f"X's column names mix strings with other types ({', '.join(kinds)}): "
+                "fastem keeps column names only when all of them are strings. Make them "
+                "all strings (X.columns = X.columns.astype(str)) or all of another type."
+            )
+        return None
+    return np.array(names, dtype=object)
+
+
+def _listed(names):
+    shown = [f"- {n}\n" for n in names[:5]]
+    return "".join(shown) + ("- ...\n" if len(names) > 5 else "")
+
+
+def _caller_level():
+    """The ``stacklevel`` that names the first caller outside fastem (the user's line,
+    however deep the check sits), for a warning raised by this module's caller."""
+    frame, level = sys._getframe(2), 2
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("fastem"):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def check_feature_names(estimator, X):
+    """The column names of ``X`` against those ``estimator`` was fitted with
+    (``feature_names_in_``): a UserWarning when only one of the two has names, a
+    ValueError when the names differ (in scikit-learn's words, which its checks and
+    users' filters match); checked before the number of columns, so that a missing
+    column is named."""
+    fitted = getattr(estimator, "feature_names_in_", None)
+    names = feature_names(X)
+    who = type(estimator).__name__
+    if fitted is None and names is None:
+        return
+    if fitted is None:
+        warnings.warn(f"X has feature names, but {who} was fitted without feature names",
+                      UserWarning, stacklevel=_caller_level())
+        return
+    if names is None:
+        warnings.warn(f"X does not have valid feature names, but {who} was fitted with "
+                      "feature names", UserWarning, stacklevel=_caller_level())
+        return
+    fitted = [str(n) for n in fitted]
+    names = [str(n) for n in names]
+    if fitted == names:
+        return
+    unseen = sorted(set(names) - set(fitted))
+    missing = sorted(set(fitted) - set(names))
+    message = "The feature names should match those that were passed during fit.\n"
+    if unseen:
+        message += "Feature names unseen at fit time:\n" + _listed(unseen)
+    if missing:
+        message += "Feature names seen at fit time, yet now missing:\n" + _listed(missing)
+    if not unseen and not missing:
+        message += "Feature names must be in the same order as they were in fit.\n"
+    raise ValueError(message)
+
+
+def set_feature_names(estimator, names):
+    """Record the names a fit saw (or forget those of an earlier fit)."""
+    if names is None:
+        estimator.__dict__.pop("feature_names_in_", None)
+    else:
+        estimator.feature_names_in_ = names
 
 
 def wrong_features(X, n_features, estimator):

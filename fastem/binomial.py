@@ -25,6 +25,7 @@ from ._validation import (
     EMPTY_I32,
     as_float_array,
     check_choice,
+    check_feature_names,
     check_fitted,
     check_int,
     check_n_samples,
@@ -32,6 +33,7 @@ from ._validation import (
     check_random_state,
     check_sample_weight,
     check_weights,
+    feature_names,
     n_effective_rows,
     wrong_features,
 )
@@ -296,6 +298,9 @@ class BinomialMixture(EMMixture):
     lower_bounds_ : list of float
         The same quantity at every iteration of the kept run.
     n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        The column names of a data frame ``X`` whose names are all strings (only then);
+        later calls check them as scikit-learn does.
     n_distinct_rows_ : int
         Rows EM iterated over: soft and hard EM merge repeated rows (same counts and
         trials) into one weighted row, so their cost per iteration follows the number of
@@ -353,12 +358,15 @@ class BinomialMixture(EMMixture):
     # ------------------------------------------------------------------ data
     def _prepare(self, X, trials, sample_weight=None, n_features=None, scale_weights=True,
                  for_fit=False):
-        """Validated data; ``n_features``: what a fit expects (None while fitting).
+        """Validated data; ``n_features``: what a fitted model expects (None while
+        fitting; else the column names are checked too).
 
         ``trials=None``: the constructor's ``trials`` (what a Pipeline's calls get).
         """
         if trials is None:
             trials = self.trials
+        if n_features is not None:
+            check_feature_names(self, X)
         X = as_float_array(X, "X")
         orig_shape = X.shape
         if X.ndim == 1:
@@ -542,13 +550,14 @@ class BinomialMixture(EMMixture):
         reader = self._file_reader(X)
         if reader is not None:
             return self._fit_file(reader, trials, sample_weight)
+        columns = feature_names(X)
         data = self._prepare(X, trials, sample_weight, for_fit=True)
         self._check_model_params()
         self._check_fit_rows(n_effective_rows(data.w, data.n_samples), data.n_features)
         # Soft and hard EM only depend on a row's counts and weight, so repeated rows can
         # be merged; stochastic EM draws a label per row and must see every row.
         em_data = _compress(data) if self.mode != "stochastic" else None
-        return self._fit_em(em_data or data, init_data=data)
+        return self._fit_em(em_data or data, init_data=data, feature_names=columns)
 
     def _check_fit_input(self, X, trials=None, sample_weight=None):
         """The checks ``fit`` makes of its data, without fitting (files and dask arrays:

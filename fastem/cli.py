@@ -4,8 +4,11 @@
 Data files: CSV (a header line is detected: a first line that is not all numbers; empty
 cells are missing values; a non-numeric column is refused by name unless ``--columns``
 leaves it out), ``.npy``, and ``.parquet`` / ``.feather`` when pyarrow is installed.
-Models are the JSON documents of :mod:`fastem.io`.  An error prints one line and exits
-with status 1 (``--debug``: the traceback).
+Models are the JSON documents of :mod:`fastem.io`.  A model fitted on a file with named
+columns (a CSV header, parquet, feather) keeps the names (``feature_names_in_``);
+``predict`` and ``score`` on a file with named columns then take those columns by name,
+in the model's order, whatever the file's order or extra columns.  An error prints one
+line and exits with status 1 (``--debug``: the traceback).
 """
 
 import argparse
@@ -22,8 +25,44 @@ class CLIError(Exception):
 
 
 # ------------------------------------------------------------------------------ data
+class _Named:
+    """Rows with column names, as the estimators read a data frame (``columns``), so that
+    the names travel through their own checks; fastem needs no pandas for it."""
+
+    def __init__(self, X, names):
+        self.X, self.columns = X, list(names)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.X if dtype is None else self.X.astype(dtype)
+
+
+def named_data(path, columns=None):
+    """The rows of a data file, as :func:`read_data`, wrapped with their column names when
+    the file names its columns (a CSV header, parquet, feather; not .npy)."""
+    X, names, named = read_data(path, columns)
+    return (_Named(X, names) if named else X), names
+
+
+def for_model(model, path, columns=None):
+    """The rows of a data file for a fitted ``model``: when the model keeps column names
+    and the file names its columns, the model's columns, by name and in its order."""
+    X, names, named = read_data(path, columns)
+    fitted = getattr(model, "feature_names_in_", None)
+    if fitted is None:
+        return X
+    fitted = [str(c) for c in fitted]
+    if not named:
+        return _Named(X, fitted)  # by position (the model checks the number of columns)
+    missing = [c for c in fitted if c not in names]
+    if missing:
+        raise CLIError(f"{path}: no column {', '.join(map(repr, missing))} of the model's "
+                       f"{len(fitted)} ({', '.join(fitted)})")
+    return _Named(X[:, [names.index(c) for c in fitted]], fitted)
+
+
 def read_data(path, columns=None):
-    """(X float64 (n, d), column names) from a CSV, .npy, .parquet or .feather file."""
+    """(X float64 (n, d), column names, whether the file names them) from a CSV, .npy,
+    .parquet or .feather file; unnamed columns are called x0, x1, ..."""
     if not os.path.exists(path):
         raise CLIError(f"{path}: no such file")
     ext = os.path.splitext(path)[1].lower()
@@ -34,9 +73,9 @@ def read_data(path, columns=None):
         if X.ndim != 2:
             raise CLIError(f"{path}: expected a 2-D array, got shape {X.shape}")
         names = [f"x{j}" for j in range(X.shape[1])]
-        return _select(np.asarray(X, dtype=np.float64), names, columns, path)
+        return _select(np.asarray(X, dtype=np.float64), names, columns, path) + (False,)
     if ext in (".parquet", ".feather"):
-        return _read_arrow(path, ext, columns)
+        return _read_arrow(path, ext, columns) + (True,)
     return _read_csv(path, columns)
 
 
@@ -76,6 +115,7 @@ def _read_csv(path, columns):
         names, body, line0 = [f"x{j}" for j in range(len(first))], rows, 1
     except ValueError:
         names, body, line0 = [v.strip() for v in first], rows[1:], 2
+    named = line0 == 2
     if not body:
         raise CLIError(f"{path}: no data rows")
     d = len(names)
@@ -94,7 +134,7 @@ def _read_csv(path, columns):
             except ValueError:
                 raise CLIError(f"{path}: column {names[j]!r} is not numeric (line {i + line0}: "
                                f"{r[j]!r}); choose numeric columns with --columns") from None
-    return X, [names[j] for j in keep]
+    return X, [names[j] for j in keep], named
 
 
 def _read_arrow(path, ext, columns):
@@ -156,7 +196,8 @@ def _progress(args):
 def _cmd_fit(args, out):
     import fastem
 
-    X, names = read_data(args.data, args.columns)
+    data, names = named_data(args.data, args.columns)
+    X = np.asarray(data)
     ks = _components(args.components)
     if len(ks) != 1:
         raise CLIError("fit takes one number of components (use select for several)")
@@ -173,14 +214,14 @@ def _cmd_fit(args, out):
                                        verbose_interval=1, **common)
         fit_kw, score_kw = {}, {}
     with _progress(args):
-        model.fit(X, **fit_kw)
+        model.fit(data, **fit_kw)
     model.set_params(verbose=0)
     model.save(args.output)
-    ll = float(model.score(X, **score_kw)) * X.shape[0]
+    ll = float(model.score(data, **score_kw)) * X.shape[0]
     print(f"fitted {type(model).__name__} ({ks[0]} components) on {X.shape[0]} rows x "
           f"{X.shape[1]} columns ({', '.join(names)})", file=out)
     print(f"converged: {model.converged_}, iterations: {model.n_iter_}", file=out)
-    print(f"log-likelihood: {ll:.6f}  BIC: {model.bic(X, **score_kw):.6f}", file=out)
+    print(f"log-likelihood: {ll:.6f}  BIC: {model.bic(data, **score_kw):.6f}", file=out)
     print("weights: " + " ".join(f"{w:.6g}" for w in model.weights_), file=out)
     params = model.means_ if args.model == "gaussian" else model.probs_
     label = "means" if args.model == "gaussian" else "probs"
@@ -203,7 +244,7 @@ def _kw(model, args):
 
 def _cmd_predict(args, out):
     model = _load_model(args.model_file)
-    X, _ = read_data(args.data, args.columns)
+    X = for_model(model, args.data, args.columns)
     kw = _kw(model, args)
     if args.proba:
         P = model.predict_proba(X, **kw)
@@ -222,14 +263,14 @@ def _cmd_predict(args, out):
 
 def _cmd_score(args, out):
     model = _load_model(args.model_file)
-    X, _ = read_data(args.data, args.columns)
+    X = for_model(model, args.data, args.columns)
     print(f"{float(model.score(X, **_kw(model, args))):.10g}", file=out)
 
 
 def _cmd_select(args, out):
     import fastem
 
-    X, _ = read_data(args.data, args.columns)
+    X, _ = named_data(args.data, args.columns)
     ks = _components(args.components)
     trials = _trials(args.trials)
     common = dict(criterion=args.criterion, n_init=args.n_init, random_state=args.random_state,

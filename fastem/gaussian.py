@@ -35,6 +35,7 @@ from ._validation import (
     EMPTY_I32,
     as_float_array,
     check_choice,
+    check_feature_names,
     check_fitted,
     check_int,
     check_n_samples,
@@ -43,6 +44,7 @@ from ._validation import (
     check_real,
     check_sample_weight,
     check_weights,
+    feature_names,
     n_effective_rows,
     wrong_features,
 )
@@ -415,6 +417,9 @@ class GaussianMixture(EMMixture):
     lower_bounds_ : list of float
         The same quantity at every iteration of the kept run.
     n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        The column names of a data frame ``X`` whose names are all strings (only then);
+        later calls check them as scikit-learn does.
 
     Notes
     -----
@@ -477,7 +482,10 @@ class GaussianMixture(EMMixture):
     # ------------------------------------------------------------------ data
     def _check_X(self, X, n_features=None):
         """(X as a float32/float64 C-contiguous 2-D array, whether it has NaN cells, i.e.
-        missing values); ``n_features``: what a fit expects.  Infinity is an error."""
+        missing values); ``n_features``: what a fitted model expects (its column names
+        are then checked too).  Infinity is an error."""
+        if n_features is not None:
+            check_feature_names(self, X)
         X = as_float_array(X, "X")
         if X.ndim != 2:
             raise ValueError(
@@ -968,6 +976,7 @@ class GaussianMixture(EMMixture):
             if is_dask_array(X):
                 return self._fit_dask(X, sample_weight)
             return self._fit_file(self._file_reader(X), sample_weight)
+        columns = feature_names(X)
         X, has_nan = self._check_X(X)
         # with NaN cells, the missing-data kernels compile beside the others (see _compile)
         ensure(names + MISSING_DATA if has_nan else names)
@@ -984,9 +993,9 @@ class GaussianMixture(EMMixture):
         self._check_inits(X.shape[1])
         data = _Data(X, w)
         if not has_nan:
-            return self._fit_em(data)
+            return self._fit_em(data, feature_names=columns)
         data.has_nan = True
-        return self._fit_em(data, self._filled_sample(X, w))
+        return self._fit_em(data, self._filled_sample(X, w), feature_names=columns)
 
     def _check_fit_input(self, X, sample_weight=None):
         """The checks ``fit`` makes of its data, without fitting (files and dask arrays:

@@ -9,6 +9,10 @@ validates what it reads: shapes that agree, finite values, positive-definite pre
 probabilities in (0, 1), weights summing to 1.  A document of a newer format version is
 refused with a message saying which version can read it.
 
+The column names of a fit on a data frame (``feature_names_in_``) are saved with the
+model; a transformer's ``set_output`` choice is not (it is a setting of the caller's
+pipeline, not of the fit).
+
     model.save("model.json")
     model = fastem.load("model.json")
 """
@@ -221,6 +225,14 @@ def _validate(model, where):
                    f"{where}: a {name} has no _fit_groups")
     if hasattr(model, "_fit_free_weights") and not isinstance(model._fit_free_weights, bool):
         raise _Bad(f"{where}: _fit_free_weights must be a boolean")
+    if hasattr(model, "feature_names_in_"):
+        names = model.feature_names_in_
+        d = getattr(model, "n_features_in_", None)
+        if not (isinstance(names, np.ndarray) and names.dtype == object and names.ndim == 1
+                and all(isinstance(v, str) for v in names)
+                and isinstance(d, int) and names.shape[0] == d):
+            raise _Bad(f"{where}: feature_names_in_ must be n_features_in_ column names "
+                       "(strings)")
     if name == "KMeans":
         if hasattr(model, "cluster_centers_"):
             c = np.asarray(model.cluster_centers_)

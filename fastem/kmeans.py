@@ -23,19 +23,22 @@ the same (tested against scikit-learn and the reference pass).
 
 import numpy as np
 
-from ._base import BaseEstimator
+from ._base import BaseEstimator, TransformerOutput
 from ._em import run_interruptibly
 from ._passes import (LloydBounds, block_rows, check_finite, column_moments, kmeanspp,
                       lloyd_pass)
 from ._validation import (
     EMPTY_F64,
     as_float_array,
+    check_feature_names,
     check_fitted,
     check_int,
     check_not_empty,
     check_random_state,
     check_real,
     check_sample_weight,
+    feature_names,
+    set_feature_names,
     wrong_features,
 )
 
@@ -44,6 +47,10 @@ _SLICE = 1 << 15  # rows per slice of the NumPy passes (no n x d temporaries)
 
 
 def _check_X(X, n_features=None, who=None):
+    """X as a finite C-contiguous float array; ``who``: the fitted model that will use it
+    (its number of features ``n_features`` and column names are checked)."""
+    if who is not None:
+        check_feature_names(who, X)
     X = as_float_array(X, "X")
     if X.ndim != 2:
         raise ValueError(f"Expected a 2-D array (n_samples, n_features), got {X.ndim}-D "
@@ -70,6 +77,13 @@ def _sq_distances_to(X, centers, labels):
     return out
 
 
+def _nearest(X, centers):
+    """The index of each (checked) row's nearest centre."""
+    labels = np.full(X.shape[0], -1, dtype=np.int32)
+    lloyd_pass(X, EMPTY_F64, centers, labels, block_rows(X.shape[0], *centers.shape, 0))
+    return labels
+
+
 def _moves(old, new):
     """How far each centre moved (k,), and half the distance from each new centre to the
     nearest other (k,; inf for one centre), widened and narrowed by more than their
@@ -88,7 +102,7 @@ def _moves(old, new):
     return shift, 0.5 * sep * (1 - 1e-9)
 
 
-class KMeans(BaseEstimator):
+class KMeans(TransformerOutput, BaseEstimator):
     """k-means clustering by Lloyd's algorithm, compiled and parallel over fixed blocks of
     rows (thread-count-independent results).
 
@@ -116,6 +130,15 @@ class KMeans(BaseEstimator):
         Sum of the (weighted) squared distances of the rows to their centres.
     n_iter_ : int
     n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        The column names of a data frame ``X`` whose names are all strings (only then).
+        ``predict``, ``transform`` and ``score`` check them as scikit-learn does.
+
+    Notes
+    -----
+    ``transform`` follows ``set_output`` (scikit-learn's ``Pipeline(...).set_output``
+    and its global ``transform_output``): a DataFrame with the columns
+    ``get_feature_names_out()`` ("kmeans0", "kmeans1", ...).
     """
 
     def __init__(self, n_clusters=8, *, init="k-means++", n_init=1, max_iter=300, tol=1e-4,
@@ -219,6 +242,7 @@ class KMeans(BaseEstimator):
         n_init = check_int(self.n_init, "n_init", 1)
         check_int(self.max_iter, "max_iter", 1)
         tol = check_real(self.tol, "tol", 0.0)
+        columns = feature_names(X)
         X = _check_X(X)
         w = check_sample_weight(sample_weight, X.shape[0], scale=False)
         if w.shape[0] and not w.max() > 0:
@@ -258,6 +282,7 @@ class KMeans(BaseEstimator):
         self.inertia_ = inertia
         self.n_iter_ = int(n_iter)
         self.n_features_in_ = X.shape[1]
+        set_feature_names(self, columns)
         return self
 
     # ------------------------------------------------------------------ using
@@ -268,17 +293,18 @@ class KMeans(BaseEstimator):
     def predict(self, X):
         """Index of the nearest centre of each row. Returns ndarray of shape (n_samples,)."""
         centers = self._centers()
-        X = _check_X(X, centers.shape[1], self)
-        labels = np.full(X.shape[0], -1, dtype=np.int32)
-        lloyd_pass(X, EMPTY_F64, centers, labels, block_rows(X.shape[0], *centers.shape, 0))
-        return labels
+        return _nearest(_check_X(X, centers.shape[1], self), centers)
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """``fit(X).labels_``."""
         return self.fit(X, sample_weight=sample_weight).labels_
 
     def transform(self, X):
-        """Euclidean distance of each row to each centre: ndarray (n_samples, n_clusters)."""
+        """Euclidean distance of each row to each centre: ndarray (n_samples, n_clusters)
+        (or a DataFrame: see ``set_output``)."""
+        return self._wrap(self._distances(X), X)
+
+    def _distances(self, X):
         centers = self._centers()
         X = _check_X(X, centers.shape[1], self)
         out = np.empty((X.shape[0], centers.shape[0]))
@@ -289,14 +315,35 @@ class KMeans(BaseEstimator):
         return out.astype(X.dtype, copy=False)
 
     def fit_transform(self, X, y=None, sample_weight=None):
+        """``fit(X).transform(X)``."""
         return self.fit(X, sample_weight=sample_weight).transform(X)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of ``transform``'s columns: "kmeans0" ... "kmeans{k-1}" (object array).
+
+        ``input_features``, if given, must be the fitted column names
+        (``feature_names_in_``), or have ``n_features_in_`` entries when there are none.
+        """
+        k = self._centers().shape[0]
+        if input_features is not None:
+            given = np.asarray(input_features, dtype=object)
+            fitted = getattr(self, "feature_names_in_", None)
+            if fitted is not None and (given.shape != fitted.shape
+                                       or not np.all(given == fitted)):
+                raise ValueError(f"input_features is not equal to feature_names_in_ "
+                                 f"({list(fitted)}); got {list(given)}")
+            if given.ndim != 1 or given.shape[0] != self.n_features_in_:
+                raise ValueError(f"input_features should have length equal to the number "
+                                 f"of features ({self.n_features_in_}); got "
+                                 f"{given.shape[0] if given.ndim else given}")
+        return np.array([f"kmeans{i}" for i in range(k)], dtype=object)
 
     def score(self, X, y=None, sample_weight=None):
         """Minus the (weighted) inertia of ``X`` at the fitted centres."""
         centers = self._centers()
         X = _check_X(X, centers.shape[1], self)
         w = check_sample_weight(sample_weight, X.shape[0], scale=False)
-        dist = _sq_distances_to(X, centers, self.predict(X))
+        dist = _sq_distances_to(X, centers, _nearest(X, centers))
         return -float(dist.sum() if not w.shape[0] else w @ dist)
 
     def save(self, path):

@@ -24,7 +24,13 @@ import warnings
 import numpy as np
 
 from ._base import BaseEstimator
-from ._validation import check_choice, check_fitted, check_int, check_random_state
+from ._validation import (
+    check_choice,
+    check_fitted,
+    check_int,
+    check_random_state,
+    set_feature_names,
+)
 from .exceptions import ConvergenceWarning
 
 CRITERIA = ("bic", "aic", "icl")
@@ -172,6 +178,7 @@ class _Selection(BaseEstimator):
                                 if "covariance_type" in table else {})}
         self.best_index_ = best_i
         self.n_features_in_ = best.n_features_in_
+        set_feature_names(self, getattr(best, "feature_names_in_", None))
         return self
 
     def _criteria(self, est, X, data_kwargs, w):
@@ -278,6 +285,8 @@ class GaussianMixtureSelection(_Selection):
         and ``error`` (None, or why the candidate failed; its criteria are then NaN):
         ``pandas.DataFrame(sel.criteria_)``.
     n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        The best candidate's (a fit on a data frame with string column names only).
     """
 
     _controlled = ("n_components", "covariance_type", "n_init", "random_state")
@@ -345,7 +354,8 @@ class BinomialMixtureSelection(_Selection):
     Attributes
     ----------
     best_estimator_, best_params_ (``{"n_components": ...}``), best_index_, criteria_
-    (as ``GaussianMixtureSelection``'s, without ``covariance_type``), n_features_in_.
+    (as ``GaussianMixtureSelection``'s, without ``covariance_type``), n_features_in_,
+    feature_names_in_.
     """
 
     _controlled = ("n_components", "n_init", "random_state")

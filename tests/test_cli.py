@@ -109,9 +109,42 @@ def test_bad_csv_and_wrong_columns(tmp_path, capsys, monkeypatch):
     assert code == 1 and "line 3 has 1 fields, expected 2" in err
     run(capsys, "fit", FAITHFUL, "-k", "2", "-o", "m.json", "-q")
     code, out, err = run(capsys, "predict", "m.json", os.path.join(DATA, "iris.csv"))
+    assert code == 1 and "no column 'eruptions', 'waiting' of the model's 2" in err
+    iris = np.loadtxt(os.path.join(DATA, "iris.csv"), delimiter=",", skiprows=1)
+    np.savetxt("iris.csv", iris, delimiter=",")  # no header: the columns go by position
+    code, out, err = run(capsys, "predict", "m.json", "iris.csv")
     assert code == 1 and "4 features" in err and "expecting 2" in err
     with pytest.raises(ValueError):
-        cli.main(["--debug", "predict", "m.json", os.path.join(DATA, "iris.csv")])
+        cli.main(["--debug", "predict", "m.json", "iris.csv"])
+
+
+def test_a_model_takes_its_columns_by_name(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    X = np.loadtxt(FAITHFUL, delimiter=",", skiprows=1)
+    run(capsys, "fit", FAITHFUL, "-k", "2", "--random-state", "0", "-o", "m.json", "-q")
+    model = fastem.load("m.json")
+    assert list(model.feature_names_in_) == ["eruptions", "waiting"]
+    # the same data with the columns swapped and one more: the same answers
+    with open("swapped.csv", "w") as f:
+        f.write("waiting,id,eruptions\n")
+        for i, (e, w) in enumerate(X):
+            f.write(f"{float(w)!r},{i},{float(e)!r}\n")
+    np.save("X.npy", X)  # no names: by position
+    outs = [run(capsys, "predict", "m.json", data, "--proba")[1]
+            for data in (FAITHFUL, "swapped.csv", "X.npy")]
+    assert outs[0] == outs[1] == outs[2]
+    assert run(capsys, "score", "m.json", "swapped.csv")[1] == \
+        run(capsys, "score", "m.json", FAITHFUL)[1]
+    code, out, err = run(capsys, "predict", "m.json", "swapped.csv", "--columns", "waiting")
+    assert code == 1 and "no column 'eruptions' of the model's 2" in err
+    # a model fitted on a file without names takes any file's columns by position
+    run(capsys, "fit", "X.npy", "-k", "2", "--random-state", "0", "-o", "n.json", "-q")
+    assert not hasattr(fastem.load("n.json"), "feature_names_in_")
+    assert run(capsys, "predict", "n.json", FAITHFUL, "--proba")[1] == outs[0]
+    code, out, err = run(capsys, "select", FAITHFUL, "-k", "1-2", "--random-state", "0",
+                         "-q", "-o", "best.json")
+    assert code == 0 and list(fastem.load("best.json").feature_names_in_) == \
+        ["eruptions", "waiting"]
 
 
 def test_python_dash_m_and_the_console_script(tmp_path):
