@@ -353,9 +353,17 @@ class BinomialMixtureSelection(_Selection):
 
     Attributes
     ----------
-    best_estimator_, best_params_ (``{"n_components": ...}``), best_index_, criteria_
-    (as ``GaussianMixtureSelection``'s, without ``covariance_type``), n_features_in_,
-    feature_names_in_.
+    best_estimator_ : BinomialMixture
+        The fitted candidate with the lowest criterion.
+    best_params_ : dict
+        Its ``{"n_components": ...}``.
+    best_index_ : int
+        Its row in ``criteria_``.
+    criteria_ : dict of ndarray
+        As ``GaussianMixtureSelection``'s, without ``covariance_type``.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        The best candidate's (a fit on a data frame with string column names only).
     """
 
     _controlled = ("n_components", "n_init", "random_state")

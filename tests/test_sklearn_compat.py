@@ -131,3 +131,29 @@ def test_trials_and_sample_weight_are_keyword_only():
             call()
     with pytest.raises(TypeError):
         fastem.GaussianMixture(2).fit(blobs(), None, np.ones(240))
+
+
+def _documented_attributes(cls):
+    """The names of the numpydoc "Attributes" section of ``cls``'s docstring."""
+    import re
+
+    section = cls.__doc__.split("Attributes\n    ----------\n")[1]
+    section = re.split(r"\n    [A-Z][a-z]+\n    -+\n", section)[0]
+    return set(re.findall(r"^    ([a-z][a-z0-9_]*_) :", section, re.M))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: (fastem.GaussianMixture(2, random_state=0), blobs(), {}),
+    lambda: (fastem.BinomialMixture(2, trials=10, random_state=0), counts(), {}),
+    lambda: (fastem.KMeans(2, random_state=0), blobs(), {}),
+    lambda: (fastem.GaussianMixtureSelection([1, 2], random_state=0), blobs(), {}),
+    lambda: (fastem.BinomialMixtureSelection([1, 2], trials=10, random_state=0), counts(), {}),
+], ids=["gaussian", "binomial", "kmeans", "gaussian-selection", "binomial-selection"])
+def test_fitted_attributes_are_the_documented_ones(make):
+    # as scikit-learn's test_fit_docstring_attributes, with names from a data frame so that
+    # feature_names_in_ is set too
+    pd = pytest.importorskip("pandas")
+    est, X, kw = make()
+    quiet(est.fit, pd.DataFrame(X, columns=[f"c{j}" for j in range(X.shape[1])]), **kw)
+    fitted = {k for k in vars(est) if k.endswith("_") and not k.startswith("_")}
+    assert fitted == _documented_attributes(type(est))
