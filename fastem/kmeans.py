@@ -30,6 +30,7 @@ from ._passes import (LloydBounds, block_rows, check_finite, column_moments, kme
 from ._validation import (
     EMPTY_F64,
     as_float_array,
+    check_choice,
     check_feature_names,
     check_fitted,
     check_int,
@@ -43,6 +44,7 @@ from ._validation import (
 )
 
 INITS = ("k-means++", "random")
+ALGORITHMS = ("lloyd", "elkan")
 _SLICE = 1 << 15  # rows per slice of the NumPy passes (no n x d temporaries)
 
 
@@ -113,14 +115,19 @@ class KMeans(TransformerOutput, BaseEstimator):
         "k-means++": greedy k-means++ seeding (2 + log k trials per centre) on a random
         subset of at most 50,000 rows; "random": distinct random rows; an array: the
         initial centres (then one run, whatever ``n_init``).
-    n_init : int, default=1
-        Runs from different seeds; the one with the lowest inertia is kept.
+    n_init : int or "auto", default=1
+        Runs from different seeds; the one with the lowest inertia is kept.  "auto" is
+        scikit-learn's (its default): 10 runs for ``init="random"``, else 1.
     max_iter : int, default=300
     tol : float, default=1e-4
         Relative to the mean variance of the features, as scikit-learn's: a run stops when
         the squared Frobenius norm of the centres' shift is at most
         ``tol * mean(X.var(axis=0))``.
     random_state : int, Generator, RandomState or None, default=None
+    algorithm : {"lloyd", "elkan"}, default="lloyd"
+        Accepted so that scikit-learn code runs unchanged: both give Lloyd's iterations
+        (Elkan's algorithm is Lloyd's with distance bounds; fastem's passes use bounds of
+        their own whatever this says).
 
     Attributes
     ----------
@@ -142,13 +149,14 @@ class KMeans(TransformerOutput, BaseEstimator):
     """
 
     def __init__(self, n_clusters=8, *, init="k-means++", n_init=1, max_iter=300, tol=1e-4,
-                 random_state=None):
+                 random_state=None, algorithm="lloyd"):
         self.n_clusters = n_clusters
         self.init = init
         self.n_init = n_init
         self.max_iter = max_iter
         self.tol = tol
         self.random_state = random_state
+        self.algorithm = algorithm
 
     def __sklearn_tags__(self):
         from sklearn.utils import InputTags, Tags, TargetTags, TransformerTags
@@ -239,7 +247,11 @@ class KMeans(TransformerOutput, BaseEstimator):
         sample_weight : array-like of shape (n_samples,), default=None
         """
         k = check_int(self.n_clusters, "n_clusters", 1)
-        n_init = check_int(self.n_init, "n_init", 1)
+        if isinstance(self.n_init, str) and self.n_init == "auto":
+            n_init = 10 if isinstance(self.init, str) and self.init == "random" else 1
+        else:
+            n_init = check_int(self.n_init, "n_init", 1)
+        check_choice(self.algorithm, "algorithm", ALGORITHMS)
         check_int(self.max_iter, "max_iter", 1)
         tol = check_real(self.tol, "tol", 0.0)
         columns = feature_names(X)

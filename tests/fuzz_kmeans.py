@@ -44,7 +44,9 @@ QUERIES = ["predict", "transform", "score"]
 PARAMS = {
     "n_clusters": [(1, True), (2, True), (3, True), (4, True), (0, False), (-1, False),
                    (2.5, False), ("3", False), (None, False), (np.int64(2), True)],
-    "n_init": [(1, True), (2, True), (0, False), (1.5, False)],
+    "n_init": [(1, True), (2, True), ("auto", True), (0, False), (1.5, False),
+               ("Auto", False)],
+    "algorithm": [("lloyd", True), ("elkan", True), ("full", False), (None, False)],
     "max_iter": [(1, True), (3, True), (10, True), (0, False), ("x", False)],
     "tol": [(0.0, True), (1e-4, True), (0.5, True), (-1.0, False), (float("nan"), False),
             ("x", False)],

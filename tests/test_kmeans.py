@@ -144,3 +144,22 @@ def test_the_bounds_updates_never_overstate_the_separation(k):
     np.testing.assert_allclose(half, true, rtol=1e-8, atol=1e-7)
     if k > 2:
         assert half[1] == half[2] == 0.0
+
+
+def test_scikit_learns_n_init_auto_and_algorithm_are_accepted():
+    X = _data(7)
+    for init, runs in (("k-means++", 1), ("random", 10)):
+        auto = KMeans(4, init=init, n_init="auto", random_state=1).fit(X)
+        explicit = KMeans(4, init=init, n_init=runs, random_state=1).fit(X)
+        np.testing.assert_array_equal(auto.cluster_centers_, explicit.cluster_centers_)
+    # with this seed one random start ends in a local optimum that ten starts avoid
+    assert auto.inertia_ < 0.5 * KMeans(4, init="random", random_state=1).fit(X).inertia_
+    init = X[:4]
+    elkan = KMeans(4, init=init, algorithm="elkan").fit(X)
+    lloyd = KMeans(4, init=init).fit(X)
+    np.testing.assert_array_equal(elkan.cluster_centers_, lloyd.cluster_centers_)
+    np.testing.assert_array_equal(elkan.labels_, _sk(4, init).set_params(algorithm="elkan")
+                                  .fit(X).labels_)
+    for bad in ({"algorithm": "full"}, {"n_init": "Auto"}, {"n_init": 0}):
+        with pytest.raises(ValueError, match=list(bad)[0]):
+            KMeans(4, **bad).fit(X)
