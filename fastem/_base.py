@@ -35,6 +35,48 @@ class BaseEstimator:
             setattr(self, name, value)
         return self
 
+    # ------------------------------------------------------------ metadata routing
+    # scikit-learn's metadata routing (``sklearn.set_config(enable_metadata_routing=True)``)
+    # asks each estimator which of its methods' extra arguments (``sample_weight``,
+    # ``trials``) a meta-estimator may pass on: ``set_fit_request(sample_weight=True)``
+    # and ``get_metadata_routing()``, built here from the methods' signatures without
+    # importing scikit-learn (which is loaded whenever routing is in use).
+    _ROUTED = ("fit", "partial_fit", "predict", "predict_proba", "score", "transform")
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for method, params in cls._metadata_params().items():
+            setattr(cls, f"set_{method}_request", _request_setter(method, params))
+
+    @classmethod
+    def _metadata_params(cls):
+        """{method: the names of its extra arguments} for the routed methods."""
+        out = {}
+        for method in cls._ROUTED:
+            fn = getattr(cls, method, None)
+            if fn is None:
+                continue
+            params = [p.name for p in inspect.signature(fn).parameters.values()
+                      if p.name not in ("self", "X", "y")
+                      and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+            if params:
+                out[method] = tuple(params)
+        return out
+
+    def get_metadata_routing(self):
+        """The metadata this estimator's methods take, as a scikit-learn
+        ``MetadataRequest`` (set with ``set_<method>_request``)."""
+        from sklearn.utils.metadata_routing import MetadataRequest
+
+        chosen = getattr(self, "_metadata_request", None)
+        chosen = chosen.requests if isinstance(chosen, _Requests) else {}
+        out = MetadataRequest(owner=self)
+        for method, params in self._metadata_params().items():
+            for param in params:
+                getattr(out, method).add_request(param=param,
+                                                 alias=chosen.get(method, {}).get(param))
+        return out
+
     def __repr__(self):
         defaults = {
             p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()
@@ -49,6 +91,46 @@ class BaseEstimator:
             if not same:
                 changed.append(f"{name}={value!r}")
         return f"{type(self).__name__}({', '.join(changed)})"
+
+
+class _Requests:
+    """An estimator's metadata requests, {method: {argument: True | False | None |
+    alias}}; scikit-learn's ``clone`` copies the ``_metadata_request`` attribute through
+    ``__sklearn_clone__``."""
+
+    def __init__(self, requests=None):
+        self.requests = {m: dict(r) for m, r in (requests or {}).items()}
+
+    def __sklearn_clone__(self):
+        return _Requests(self.requests)
+
+    def __repr__(self):
+        return f"_Requests({self.requests!r})"
+
+
+def _request_setter(method, params):
+    def set_request(self, **requests):
+        unknown = sorted(set(requests) - set(params))
+        if unknown:
+            raise TypeError(f"set_{method}_request got {unknown}; {type(self).__name__}."
+                            f"{method} takes {list(params)}")
+        for name, value in requests.items():
+            if not (value is None or isinstance(value, (bool, str))):
+                raise ValueError(f"set_{method}_request({name}=...) takes True, False, None "
+                                 f"or an alias (a str); got {value!r}")
+        old = getattr(self, "_metadata_request", None)
+        new = _Requests(old.requests if isinstance(old, _Requests) else None)
+        new.requests.setdefault(method, {}).update(requests)
+        self._metadata_request = new
+        return self
+
+    set_request.__name__ = set_request.__qualname__ = f"set_{method}_request"
+    set_request.__doc__ = (
+        f"Which of {method}'s arguments ({', '.join(params)}) a scikit-learn "
+        "meta-estimator passes on when metadata routing is enabled: True (pass it), False "
+        "(do not), None (an error if given: the default), or the name it is given under. "
+        "Returns ``self``.")
+    return set_request
 
 
 OUTPUTS = ("default", "pandas", "polars")

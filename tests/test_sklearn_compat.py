@@ -157,3 +157,50 @@ def test_fitted_attributes_are_the_documented_ones(make):
     quiet(est.fit, pd.DataFrame(X, columns=[f"c{j}" for j in range(X.shape[1])]), **kw)
     fitted = {k for k in vars(est) if k.endswith("_") and not k.startswith("_")}
     assert fitted == _documented_attributes(type(est))
+
+
+def test_metadata_routing_passes_what_is_requested():
+    # scikit-learn's metadata routing: a meta-estimator passes sample_weight (or trials)
+    # on only as each estimator asks, through set_<method>_request, which survives clone
+    from sklearn.base import clone
+
+    X = blobs(120)
+    w = np.random.default_rng(1).uniform(0.2, 3.0, X.shape[0])
+    with sklearn.config_context(enable_metadata_routing=True):
+        gm = fastem.GaussianMixture(4, random_state=0)
+        with pytest.raises(Exception, match="sample_weight.*GaussianMixture.set_fit_request"):
+            GridSearchCV(gm, {"n_init": [1]}, cv=2).fit(X, sample_weight=w)
+        assert gm.set_fit_request(sample_weight=True) is gm
+        assert clone(gm).get_metadata_routing().fit.requests == {"sample_weight": True}
+        search = quiet(GridSearchCV(gm, {"n_init": [1]}, cv=2).fit, X, sample_weight=w)
+        weighted = quiet(fastem.GaussianMixture(4, random_state=0).fit, X, sample_weight=w)
+        np.testing.assert_array_equal(search.best_estimator_.means_, weighted.means_)
+        # an alias, and False: then the weights are not passed
+        pipe = make_pipeline(StandardScaler().set_fit_request(sample_weight=False),
+                             clone(gm).set_fit_request(sample_weight="w"))
+        quiet(pipe.fit, X, w=w)
+        scaled = StandardScaler().fit_transform(X)
+        np.testing.assert_array_equal(pipe[-1].means_, quiet(
+            fastem.GaussianMixture(4, random_state=0).fit, scaled, sample_weight=w).means_)
+        with pytest.raises(TypeError, match="not routed to any object"):
+            make_pipeline(clone(gm).set_fit_request(sample_weight=False)).fit(
+                X, sample_weight=w)
+        # trials of a binomial model, and KMeans' score
+        C = counts()
+        bm = fastem.BinomialMixture(2, random_state=0).set_fit_request(trials=True)
+        bm.set_score_request(trials=True)
+        bm.set_predict_proba_request(trials=True)
+        pipe = quiet(make_pipeline(bm).fit, C, trials=[10, 4])
+        direct = quiet(fastem.BinomialMixture(2, random_state=0).fit, C, trials=[10, 4])
+        np.testing.assert_array_equal(pipe[-1].probs_, direct.probs_)
+        np.testing.assert_array_equal(pipe.predict_proba(C, trials=[12, 4]),
+                                      direct.predict_proba(C, trials=[12, 4]))
+        assert bm.get_metadata_routing().score.requests == {"trials": True}
+        km = fastem.KMeans(3, random_state=0).set_score_request(sample_weight=True)
+        assert km.get_metadata_routing().score.requests == {"sample_weight": True}
+        assert km.get_metadata_routing().fit.requests == {"sample_weight": None}
+    with pytest.raises(TypeError, match="takes \\['sample_weight'\\]"):
+        gm.set_fit_request(weights=True)
+    with pytest.raises(ValueError, match="True, False, None or an alias"):
+        gm.set_fit_request(sample_weight=1.5)
+    assert not hasattr(fastem.GaussianMixture, "set_predict_request")  # no metadata there
