@@ -9,6 +9,8 @@ Issue point 6.  Three fuzzers live here:
   object, complex), layouts (Fortran, strided and reversed views, read-only, broadcast,
   memmap) and containers (lists, ragged lists, a DataFrame-like object).
 * ``fuzz_kmeans.KMeansMachine``, the same contract for ``KMeans`` (``kmeans``);
+* ``fuzz_selection.SelectionMachine``, the same contract for ``GaussianMixtureSelection``
+  and ``BinomialMixtureSelection`` (``selection``);
 * a kernel fuzz that calls every function of ``fastem.kernels`` with valid arguments
   and with wrong shapes, lengths, mode codes and value domains (``kernels``), and a
   fixed table of wrong dtypes / ranks / layouts (``kernel-types``: each distinct type
@@ -1981,7 +1983,7 @@ def default_examples(kind):
     env = os.environ.get("FASTEM_FUZZ_EXAMPLES")
     if env:
         return int(env)
-    return {"estimators": 100, "kernels": 300, "kmeans": 60}[kind]
+    return {"estimators": 100, "kernels": 300, "kmeans": 60, "selection": 80}[kind]
 
 
 def _report(title, ok, seconds):
@@ -2012,6 +2014,13 @@ def run_kmeans(max_examples):
 
     return _run(f"KMeans state machine ({max_examples} examples)",
                 lambda: fuzz_kmeans.run(max_examples))
+
+
+def run_selection(max_examples):
+    import fuzz_selection  # here: it imports this module
+
+    return _run(f"model selection state machine ({max_examples} examples)",
+                lambda: fuzz_selection.run(max_examples))
 
 
 def run_kernels(max_examples):
@@ -2123,6 +2132,8 @@ def main(max_examples=None, which="all"):
         ok &= run_kernels(max_examples or default_examples("kernels"))
     if which in ("all", "kmeans"):
         ok &= run_kmeans(max_examples or default_examples("kmeans"))
+    if which in ("all", "selection"):
+        ok &= run_selection(max_examples or default_examples("selection"))
     if which in ("all", "kernel-types"):
         ok &= run_kernel_types("all" if max_examples == "all" else "default")
     if which.startswith("survey"):

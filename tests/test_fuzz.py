@@ -82,6 +82,12 @@ def test_kmeans_state_machine(tmp_path):
     run_child("kmeans", tmp_path, _examples())
 
 
+def test_selection_state_machine(tmp_path):
+    """GaussianMixtureSelection / BinomialMixtureSelection through random call sequences
+    (tests/fuzz_selection.py)."""
+    run_child("selection", tmp_path, _examples())
+
+
 def test_kernel_argument_fuzz(tmp_path):
     """Every public kernel with wrong shapes, lengths, mode codes and value domains."""
     run_child("kernels", tmp_path, _examples())
