@@ -1,6 +1,6 @@
 """Fuzzing fastem: a hypothesis state machine over both estimators, and the public kernels.
 
-Issue point 6.  Three fuzzers live here:
+Issue point 6.  Four fuzzers live here:
 
 * ``EstimatorMachine``, a ``RuleBasedStateMachine`` that drives ``GaussianMixture`` and
   ``BinomialMixture`` through random sequences of fit / fit_predict / set_params /
