@@ -259,6 +259,38 @@ def test_rows_beyond_range_score_minus_inf_and_go_to_the_nearest_component(ct):
     np.testing.assert_array_equal(proba.argmax(axis=1), nearest)
 
 
+@pytest.mark.parametrize("ct", TYPES)
+def test_rows_beyond_range_with_missing_cells_score_minus_inf_too(ct):
+    """The same limit in the missing-data kernel: a far row scores -inf (not 0, as its
+    repaired log joints would give) and goes to the component nearest in its observed
+    cells, whether or not it has missing ones, next to ordinary incomplete rows."""
+    X = blobs(n=200, d=3, k=2, seed=4)
+    m = GaussianMixture(2, covariance_type=ct, random_state=0).fit(X)
+    mu = m.means_
+    far = np.array([[1e160, np.nan, 1e160], [np.nan, -1e170, 0.0], [1e165, 2e165, -1e165],
+                    [mu[1, 0], np.nan, mu[1, 2]], [np.nan, np.nan, 1e158]])
+    far[:3, 2] += mu[0, 2]
+    lost = np.array([True, True, True, False, True])
+    ll = m.score_samples(far)
+    assert np.all(ll[lost] == -np.inf) and np.isfinite(ll[~lost]).all()
+    proba = m.predict_proba(far)
+    assert set(np.unique(proba[lost])) <= {0.0, 1.0}
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+    # the nearest component by the Mahalanobis distance of the observed cells, in a
+    # rescaled arithmetic: (x_o - mu_o)^T S_oo^-1 (x_o - mu_o) with S the covariance
+    cov = ref.full_covariances(m.covariances_, ct, 2, 3)
+    for i in np.flatnonzero(lost):
+        o = ~np.isnan(far[i])
+        q = []
+        for c in range(2):
+            e = (far[i, o] * 2.0**-600 - mu[c, o] * 2.0**-600)
+            q.append(e @ np.linalg.solve(cov[c][np.ix_(o, o)], e))
+        assert m.predict(far[i:i + 1])[0] == np.argmin(q), i
+        assert m.predict(far)[i] == np.argmin(q) == proba[i].argmax(), i
+    # the complete far row: as the complete-data kernel says
+    np.testing.assert_array_equal(m.predict_proba(far[2:3]), proba[2:3])
+
+
 def test_float32_parameters_that_overflow_float32_are_a_clear_error():
     X = np.array([[1e30], [0]], np.float32)
     with pytest.raises(ValueError, match="float64"):

@@ -36,6 +36,7 @@ from ._vmath import log_pos
 from .rng import open_uniform, stream_key, uniform
 
 _LOG_2PI = math.log(2.0 * math.pi)
+_TINY_SCALE = 2.0**-600
 
 
 @kernel
@@ -116,6 +117,23 @@ def _cholesky_in_place(C, nm):
             C[a, b] = 0.0
 
 
+@kernel
+def _scaled_maha(XT, r, no, pp, mu, Lf, diag, z):
+    """|L^-1 (x_o - mu_o)|^2 of chunk row r, every difference scaled by 2**-600 so that
+    the squares stay in range for a row whose plain distance overflows (``Lf``: the
+    pattern's factor from ``_factor``, or 1 / sd on the diagonal when ``diag``)."""
+    q = 0.0
+    for a in range(no):
+        t = XT[a, r] * _TINY_SCALE - mu[pp[a]] * _TINY_SCALE
+        if not diag:
+            for b in range(a):
+                t -= Lf[a, b] * z[b]
+        t *= Lf[a, a]
+        z[a] = t
+        q += t * t
+    return q
+
+
 MISSING_SIGNATURE = (INT, INT, *data(), ro(1), ro(1, I64), ro(2, I64), ro(1, I64),
                      ro(2, I64), ro(1, I64), INT, ro(1), ro(2), ro(3), ro(1), INT, SEED, INT,
                      rw(1, I32), rw(2), rw(3), rw(4), rw(1), rw(1, I64), rw(1), rw(2),
@@ -169,8 +187,9 @@ def missing_blocks(b0, b1, XS, XD, w, rows, seg, blk, perm, n_obs, form, log_wei
     Y = np.empty((d, CHUNK))
     f = np.empty((5, CHUNK))
     mx, acc, cum, wrow, rll = f[0], f[1], f[2], f[3], f[4]
-    ib = np.empty((3, CHUNK), dtype=np.int64)
-    idx, bits, pick = ib[0], ib[1], ib[2]
+    ib = np.empty((4, CHUNK), dtype=np.int64)
+    idx, bits, pick, gone = ib[0], ib[1], ib[2], ib[3]
+    zs = np.empty(d)
     for b in range(b0, b1):
         ll = 0.0
         ch = 0
@@ -261,42 +280,55 @@ def missing_blocks(b0, b1, XS, XD, w, rows, seg, blk, perm, n_obs, form, log_wei
                             if L[c, r] > bst:
                                 bst = L[c, r]
                                 pick[r] = c
-                if not stats and out_labels.shape[0] > 0:
-                    for r in range(m):
-                        out_labels[idx[r]] = pick[r]
                 lost = chunk_posterior(L, m, k, mx, acc, bits)
                 if lost > 0:
                     # Rows below float64's range under every component: the limit
                     # posterior is all on the nearest component (smallest Mahalanobis
-                    # distance among those of positive weight), else the prior.
+                    # distance of the observed cells, found in a rescaled arithmetic,
+                    # among the components of positive weight and positive definite
+                    # S_oo), else the prior; their log-likelihood is -inf.
                     for r in range(m):
                         top = L[0, r]
                         for c in range(1, k):
                             top = max(top, L[c, r])
-                        if top > -np.inf:
+                        gone[r] = 0 if top > -np.inf else 1
+                        if gone[r] == 0:
                             continue
                         best = -1
                         bq = np.inf
                         for c in range(k):
-                            if log_weights[c] > -np.inf and Q[c, r] < bq:
-                                bq = Q[c, r]
+                            fc = 0 if tied else c
+                            if log_weights[c] == -np.inf or not (half[fc] == half[fc]):
+                                continue
+                            q = _scaled_maha(XT, r, no, pp, means[c], Lc[fc], diag, zs)
+                            if q < bq:
+                                bq = q
                                 best = c
+                        pick[r] = 0
                         for c in range(k):
                             if best < 0:
                                 L[c, r] = log_weights[c]
                             else:
                                 L[c, r] = 0.0 if c == best else -np.inf
-                        pick[r] = max(best, 0)
+                            if L[c, r] > L[pick[r], r]:
+                                pick[r] = c
                     chunk_posterior(L, m, k, mx, acc, bits)
+                if not stats and out_labels.shape[0] > 0:
+                    for r in range(m):
+                        out_labels[idx[r]] = pick[r]
                 for r in range(m):
                     cum[r] = acc[r]
                 log_pos(cum, m, bits)
                 for r in range(m):
-                    rll[r] = mx[r] + cum[r]  # -inf for a lost row (mx = -inf)
+                    rll[r] = mx[r] + cum[r]
                     acc[r] = 1.0 / acc[r]
                 if no == 0:  # nothing observed: log sum_c w_c = log 1, exactly
                     for r in range(m):
                         rll[r] = 0.0
+                if lost > 0:  # mx was recomputed from the repaired joints
+                    for r in range(m):
+                        if gone[r]:
+                            rll[r] = -np.inf
                 if not stats:
                     if out_ll.shape[0] > 0:
                         for r in range(m):
