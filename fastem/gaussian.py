@@ -319,6 +319,35 @@ def _not_pd_message(c, covariance_type, reg_covar):
     )
 
 
+def _float32_covariances(cov, prec):
+    """Covariances (m, d, d) float64 the kernels can factorise, for a float32 model.
+
+    A fit computes in float64 and stores float32; rounding a covariance whose smallest
+    eigenvalue is below float32's resolution of its largest (ill-conditioned data with
+    ``reg_covar`` 1e-6) can leave it indefinite, while its precision factor stays exact
+    in form (triangular, positive diagonal).  Such a covariance is replaced by the one
+    the precision factor says, ``(P P^T)^-1 = U^T U`` with ``U = P^-1``: the model the
+    complete rows are scored with, so that incomplete rows, ``impute``, ``sample`` and a
+    warm start use the same one."""
+    try:
+        np.linalg.cholesky(cov)  # the common case: all of them factorise
+        return cov
+    except np.linalg.LinAlgError:
+        pass
+    out = None
+    for c in range(cov.shape[0]):
+        try:
+            np.linalg.cholesky(cov[c])
+        except np.linalg.LinAlgError:
+            import scipy.linalg  # here: `import fastem` does not load scipy.linalg
+
+            if out is None:
+                out = cov.copy()
+            U = scipy.linalg.solve_triangular(prec[c], np.eye(cov.shape[1]), lower=False)
+            out[c] = U.T @ U
+    return cov if out is None else out
+
+
 class GaussianMixture(EMMixture):
     """Gaussian mixture model fitted by EM: a drop-in for scikit-learn's GaussianMixture.
 
@@ -895,6 +924,8 @@ class GaussianMixture(EMMixture):
                     "precisions_cholesky_ must be upper-triangular with a positive diagonal"
                 )
             log_det = np.broadcast_to(np.log(diag).sum(axis=1), (k,)).copy()
+            if np.asarray(self.covariances_).dtype == np.float32:
+                cov = _float32_covariances(cov, prec)
         else:
             if np.any(pc <= 0) or np.any(cv <= 0):
                 raise inconsistent("precisions_cholesky_ and covariances_ must be positive")

@@ -265,12 +265,21 @@ def _validate(model, where):
             raise _Bad(f"{where}: probs_ must lie strictly between 0 and 1")
     else:
         cov = np.asarray(model.covariances_, dtype=np.float64)
+        single = np.asarray(model.covariances_).dtype == np.float32
         if model._fitted_covariance_type() in ("full", "tied"):
             for c, mat in enumerate(cov.reshape(-1, cov.shape[-1], cov.shape[-1])):
                 try:
                     np.linalg.cholesky(mat)
                 except np.linalg.LinAlgError:
-                    raise _Bad(f"{where}: covariances_[{c}] is not positive definite") from None
+                    # A float32 fit stores the float32 rounding of a positive definite
+                    # float64 covariance, which can be indefinite (the model then uses
+                    # the precision factor's, see gaussian._float32_covariances).  By
+                    # Weyl's inequality rounding moves no eigenvalue by more than
+                    # eps/2 |S|_F: anything below that was not a covariance.
+                    floor = -np.finfo(np.float32).eps * np.linalg.norm(mat)
+                    if not (single and np.linalg.eigvalsh(mat)[0] >= floor):
+                        raise _Bad(f"{where}: covariances_[{c}] is not positive "
+                                   "definite") from None
                 # relative to the entries' scale sqrt(s_ii s_jj): a fit's covariances are
                 # symmetric to rounding (an off-diagonal 1.8e-18 against 0 with variances
                 # of 1e-6), and an absolute zero tolerance refused what save wrote

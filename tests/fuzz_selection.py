@@ -14,9 +14,10 @@ candidates have NaN criteria and a reason); the selection answers exactly as its
 estimator; ``save``/``fastem.load`` and pickle give a selection with bit-identical answers;
 queries on data of the wrong width raise; inputs are never modified; a valid fit is only
 refused when every candidate fails on its own too, and the best candidate is the model
-fitted on its own (an int random_state).  Two fastem limits it found are excused where
-they show, and counted (``known_non_pd``, ``known_float32_overflow``); a third, load's
-symmetry test refusing covariances symmetric to rounding, is fixed.  Inputs are fuzz_machine's (dtypes, layouts, containers,
+fitted on its own (an int random_state).  One fastem limit it found is excused where it
+shows, and counted (``known_float32_overflow``); two bugs it found are fixed (load's
+symmetry test refused covariances symmetric to rounding; a float32 covariance made
+indefinite by rounding broke ``sample`` and ``load``).  Inputs are fuzz_machine's (dtypes, layouts, containers,
 memmaps, scales, constant and duplicated rows, NaN / inf cells); run through
 ``fuzz_machine.main(n, "selection")``, in a child process (tests/test_fuzz.py).
 """
@@ -162,26 +163,6 @@ def trials_canon(t):
         return np.asarray(t, dtype=np.float64)
     except (TypeError, ValueError):
         return None
-
-
-def known_non_pd(est):
-    """A fastem bug this fuzzer found (not fixed here): a Gaussian fit on float32 data can
-    end with ``covariances_`` that are not positive definite (the regularisation
-    ``reg_covar`` is below float32's resolution of the largest variance, e.g. two rows
-    [[1143.3435, -423.51935], [-32.74849, -166.8244]] as float32, ``GaussianMixture(1)``):
-    the fit succeeds and predicts, but ``sample`` and ``fastem.load`` of its ``save``
-    refuse the model ("covariances_ ... is not positive definite").  True for such a
-    model, so that only those two calls on it are excused (and counted)."""
-    if not isinstance(est, GaussianMixture) or est.covariances_.dtype != np.float32 \
-            or est.covariance_type not in ("full", "tied"):
-        return False
-    cov = np.asarray(est.covariances_, dtype=np.float64)
-    for m in cov.reshape(-1, cov.shape[-1], cov.shape[-1]):
-        try:
-            np.linalg.cholesky(m)
-        except np.linalg.LinAlgError:
-            return True
-    return False
 
 
 def known_float32_overflow(est, xb, value):
@@ -771,10 +752,6 @@ class SelectionMachine(RuleBasedStateMachine):
         if not valid and live.ok:
             fail("sample-accepted-invalid", f"{what} returned a sample")
         if valid and not live.ok:
-            if known_non_pd(self.frozen.best_estimator_) and "positive definite" in str(
-                    live.exc):
-                STATS["known bug: float32 covariances_ not positive definite (sample)"] += 1
-                return
             fail("sample-rejected-valid", f"{what} raised {live.exc!r}")
         if live.ok != best.ok or (live.ok and rs is not None and not same(live.value,
                                                                           best.value)):
@@ -814,9 +791,6 @@ class SelectionMachine(RuleBasedStateMachine):
             return
         out = attempt("fastem.load", what, fastem.load, path)
         if not out.ok:
-            if known_non_pd(self.est.best_estimator_) and "positive definite" in str(out.exc):
-                STATS["known bug: float32 covariances_ not positive definite (load)"] += 1
-                return
             fail("load-refused", f"{what}: load raised {out.exc!r}")
             return
         self.check_copy("save/load", out.value, exact_state=False)

@@ -241,3 +241,37 @@ def test_covariances_symmetric_to_rounding_load():
     cov[1] = float.hex(float.fromhex(cov[1]) + 1e-3)
     with pytest.raises(ValueError, match="not symmetric|not positive definite"):
         fastem.io.loads(json.dumps(doc))
+
+
+# Two float32 rows whose one-component covariance (eigenvalues ~3.6e5 and reg_covar 1e-6)
+# is indefinite once rounded to float32; found by tests/fuzz_selection.py.
+ILL_CONDITIONED = np.array([[1143.3435, -423.51935], [-32.74849, -166.8244]], np.float32)
+
+
+@pytest.mark.parametrize("ct", ["full", "tied"])
+def test_a_float32_covariance_indefinite_by_rounding_loads(ct):
+    g = fastem.GaussianMixture(1, covariance_type=ct, random_state=0).fit(ILL_CONDITIONED)
+    cov = np.asarray(g.covariances_, np.float64).reshape(2, 2)
+    assert np.linalg.eigvalsh(cov)[0] < 0  # the case: indefinite in float32
+    back = fastem.io.loads(fastem.io.dumps(g))
+    assert np.array_equal(back.covariances_, g.covariances_)
+    Q = np.array([[1.0, 2.0], [np.nan, 3.0], [600.0, np.nan]], np.float32)
+    np.testing.assert_array_equal(back.score_samples(Q), g.score_samples(Q))
+    np.testing.assert_array_equal(back.sample(5, random_state=1)[0],
+                                  g.sample(5, random_state=1)[0])
+    # beyond rounding (an eigenvalue -1e-3 |S|) a float32 covariance is still refused
+    doc = json.loads(fastem.io.dumps(g))
+    vals, vecs = np.linalg.eigh(cov)
+    bad = (vecs * [-1e-3 * vals[1], vals[1]]) @ vecs.T
+    hexes = [float(np.float32(v)).hex() for v in bad.ravel()]
+    doc["model"]["fitted"]["covariances_"]["array"]["hex"] = hexes
+    with pytest.raises(ValueError, match="not positive definite"):
+        fastem.io.loads(json.dumps(doc))
+    # and a float64 covariance must factorise as it is
+    g64 = fastem.GaussianMixture(1, covariance_type=ct, random_state=0).fit(
+        ILL_CONDITIONED.astype(np.float64))
+    doc = json.loads(fastem.io.dumps(g64))
+    doc["model"]["fitted"]["covariances_"]["array"]["hex"] = [float(v).hex()
+                                                             for v in cov.ravel()]
+    with pytest.raises(ValueError, match="not positive definite"):
+        fastem.io.loads(json.dumps(doc))

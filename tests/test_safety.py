@@ -418,3 +418,42 @@ def test_zero_dimensional_data_is_refused(X):
     b = BinomialMixture(1, max_iter=3).fit(np.array([2.0, 3.0]), trials=5)
     with pytest.raises(ValueError, match="0-D"):
         b.predict(X, trials=5)
+
+
+@pytest.mark.parametrize("ct", ["full", "tied"])
+def test_a_float32_covariance_indefinite_by_rounding_is_read_from_the_precision(ct):
+    """A float32 fit of ill-conditioned data can store covariances_ that rounding made
+    indefinite; the model then uses the covariance its precision factor gives, so that
+    sample, impute and rows with missing cells work and agree with the complete rows."""
+    X = np.array([[1143.3435, -423.51935], [-32.74849, -166.8244]], np.float32)
+    g = GaussianMixture(1, covariance_type=ct, random_state=0).fit(X)
+    assert np.linalg.eigvalsh(np.asarray(g.covariances_, np.float64).reshape(2, 2))[0] < 0
+    P = np.asarray(g.precisions_cholesky_, np.float64).reshape(2, 2)
+    implied = np.linalg.inv(P @ P.T)
+    draws, _ = g.sample(20000, random_state=0)
+    assert np.isfinite(draws).all()
+    emp = np.cov(draws.T)
+    # 20000 draws: the sample covariance is within a few percent of the implied one
+    np.testing.assert_allclose(emp, implied, rtol=0.05)
+    # a complete row scores the same beside incomplete rows (the missing-data kernel
+    # factorises the covariance) as alone (the complete-data kernel, the precision)
+    Q = np.array([[1.0, 2.0], [np.nan, 3.0], [600.0, np.nan], [555.3, -295.2]], np.float32)
+    both = g.score_samples(Q)
+    alone = g.score_samples(Q[[0, 3]])
+    np.testing.assert_allclose(both[[0, 3]], alone, rtol=1e-5)
+    # incomplete rows: the Gaussian marginal of the implied covariance
+    mu = np.asarray(g.means_, np.float64)[0]
+    for i, j in ((1, 1), (2, 0)):
+        want = -0.5 * (np.log(2 * np.pi * implied[j, j]) + (Q[i, j] - mu[j])**2 / implied[j, j])
+        assert both[i] == pytest.approx(want, rel=1e-5)
+    imp = g.impute(Q)
+    assert np.isfinite(imp).all()
+    cond = mu[0] + implied[0, 1] / implied[1, 1] * (3.0 - mu[1])
+    assert imp[1, 0] == pytest.approx(cond, rel=1e-4)
+    # a warm start on data with missing cells continues from it
+    h = GaussianMixture(1, covariance_type=ct, random_state=0, warm_start=True,
+                        max_iter=2).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        h.fit(np.vstack([X, [[np.nan, 0.5]]]).astype(np.float32))
+    assert np.isfinite(h.lower_bound_)
