@@ -58,6 +58,8 @@ def items():
         "missing-data rows": (kgm.place_rows, kgm.PLACE_SIGNATURE, 0.2),
         "Lloyd pass": (kk.lloyd_blocks, kk.LLOYD_SIGNATURE, 0.9),
         "bounded Lloyd pass": (kk.lloyd_bounded_blocks, kk.LLOYD_BOUNDED_SIGNATURE, 1.2),
+        "shadow Lloyd pass": (kk.lloyd_shadow_blocks, kk.LLOYD_SHADOW_SIGNATURE, 1.5),
+        "float32 copy": (kk.shadow_blocks, kk.SHADOW_SIGNATURE, 0.4),
         "column moments": (kk.moment_blocks, kk.MOMENT_SIGNATURE, 0.8),
         "binomial pass": (kb.binomial_blocks, kb.PASS_SIGNATURE, 0.9),
         "binomial rows": (kb.binomial_rows_blocks, kb.PASS_SIGNATURE, 0.7),

@@ -14,19 +14,26 @@ centres is at most ``tol`` times the mean variance of the features; without stri
 convergence the labels are assigned once more to the final centres.  Distances and sums are accumulated in
 float64 (scikit-learn computes float32 data in float32).
 
-The passes are ``fastem._passes.LloydBounds``: a per-row lower bound on the distances to
-the other centres (Hamerly's) lets a pass skip the scores of rows whose centre cannot have
-changed, and the per-block sums are kept between passes and moved only for rows that change
-cluster, so that a pass costs less as the centres settle.  The iterations are Lloyd's all
-the same (tested against scikit-learn and the reference pass).
+The passes are ``fastem._passes.LloydShadow``: a fit keeps a float32 copy of X,
+transposed (4 n d bytes, made once), and each pass scores every row from it in float32,
+twice the vector lanes and half the bytes of float64; a row goes by those scores only
+when the gap between its two least exceeds twice a bound on their rounding error, so
+that float64 scores would pick the same centre, and the other rows (ties, near ties,
+values beyond float32's comfortable range) are scored in float64.  Above
+``_SHADOW_MAX_BYTES`` (2 GiB of copy) the passes are ``fastem._passes.LloydBounds``,
+from X itself: a per-row lower bound on the distances to the other centres (Hamerly's)
+lets a pass skip the scores of rows whose centre cannot have changed.  Either keeps the
+per-block sums between passes (from the float64 rows) and moves only the rows that change
+cluster.  The iterations are Lloyd's all the same (tested against scikit-learn, the
+reference pass, and each other).
 """
 
 import numpy as np
 
 from ._base import BaseEstimator, TransformerOutput
 from ._em import run_interruptibly
-from ._passes import (LloydBounds, block_rows, check_finite, column_moments, kmeanspp,
-                      lloyd_pass)
+from ._passes import (KMeansShadow, LloydBounds, LloydShadow, block_rows, check_finite,
+                      column_moments, kmeanspp, lloyd_pass)
 from ._validation import (
     EMPTY_F64,
     as_float_array,
@@ -45,6 +52,9 @@ from ._validation import (
 
 INITS = ("k-means++", "random")
 ALGORITHMS = ("lloyd", "elkan")
+# The largest float32 copy of X a fit makes for its passes (see KMeans' Notes); above
+# it, the passes read X itself and skip rows by Hamerly's bounds.
+_SHADOW_MAX_BYTES = 2 << 30
 _SLICE = 1 << 15  # rows per slice of the NumPy passes (no n x d temporaries)
 
 
@@ -143,6 +153,11 @@ class KMeans(TransformerOutput, BaseEstimator):
 
     Notes
     -----
+    ``fit`` keeps a transposed float32 copy of X for its passes (4 bytes per cell, up to
+    2 GiB; scikit-learn's Lloyd keeps a centred float64 copy, 8 bytes per cell); the
+    labels and centres are those of float64 distances all the same (see the module's
+    docstring).
+
     ``transform`` follows ``set_output`` (scikit-learn's ``Pipeline(...).set_output``
     and its global ``transform_output``): a DataFrame with the columns
     ``get_feature_names_out()`` ("kmeans0", "kmeans1", ...).
@@ -182,15 +197,19 @@ class KMeans(TransformerOutput, BaseEstimator):
         return X[kmeanspp(X, rows.astype(np.int64), w, k, n_trials, uniforms)].astype(
             np.float64)
 
-    def _lloyd(self, X, w, centers, tol):
+    def _lloyd(self, X, w, centers, tol, shadow=None):
         """One run from ``centers``: (centres, labels (int32), inertia, iterations).
 
-        Each pass skips the scores of rows whose bound proves their centre unchanged
-        (Hamerly's bound, see ``_kk.lloyd_bounded_blocks``) and moves only the changed rows in the
-        per-block sums: the same iterations as a pass over every row."""
+        With a ``shadow`` (the float32 copy of X) each pass scores every row in float32
+        and settles in float64 those it cannot prove (``_kk.lloyd_shadow_blocks``);
+        without, each pass skips the scores of rows whose bound proves their centre
+        unchanged (Hamerly's bound, ``_kk.lloyd_bounded_blocks``).  Either moves only the
+        changed rows in the per-block sums: the same iterations as a pass over every row."""
         n, d = X.shape
         k = centers.shape[0]
-        state = LloydBounds(n, k, d, block_rows(n, k, d, 0))
+        block = block_rows(n, k, d, 0)
+        state = (LloydBounds(n, k, d, block) if shadow is None
+                 else LloydShadow(shadow, n, k, d, block))
         shift = half = np.zeros(k)
         strict = False
         it = 0
@@ -279,11 +298,15 @@ class KMeans(TransformerOutput, BaseEstimator):
                                                                      X.shape[1], 0))[1]))
         tol_abs = tol * scale
 
+        shadow = None  # (its centre numbers are float32 in the scores: exact below 2**24)
+        if 4 * X.shape[0] * X.shape[1] <= _SHADOW_MAX_BYTES and k < 2**24:
+            shadow = KMeansShadow(X, block_rows(X.shape[0], k, X.shape[1], 0))
+
         def runs():
             best = None
             for _ in range(n_init):
                 start = centers0 if given else self._initial_centers(X, w, k, rng)
-                result = self._lloyd(X, w, start, tol_abs)
+                result = self._lloyd(X, w, start, tol_abs, shadow)
                 if best is None or result[2] < best[2]:
                     best = result
             return best

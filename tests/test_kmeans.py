@@ -86,7 +86,10 @@ def test_predict_transform_score_and_fit_predict():
     assert a.inertia_ <= max(single)
 
 
-def test_results_do_not_depend_on_the_thread_count(monkeypatch):
+@pytest.mark.parametrize("shadow", [True, False])
+def test_results_do_not_depend_on_the_thread_count(monkeypatch, shadow):
+    if not shadow:
+        monkeypatch.setattr(fastem.kmeans, "_SHADOW_MAX_BYTES", 0)
     X = _data(6, n=20_000, d=5, k=6)
     a = KMeans(6, random_state=0).fit(X)
     monkeypatch.setenv("FASTEM_SERIAL", "1")
@@ -163,3 +166,24 @@ def test_scikit_learns_n_init_auto_and_algorithm_are_accepted():
     for bad in ({"algorithm": "full"}, {"n_init": "Auto"}, {"n_init": 0}):
         with pytest.raises(ValueError, match=list(bad)[0]):
             KMeans(4, **bad).fit(X)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_float32_copy_and_the_bounds_give_the_same_fit(monkeypatch, dtype):
+    """A fit scores from a float32 copy of X (up to _SHADOW_MAX_BYTES), else with
+    Hamerly's bounds from X: the same labels and iterations, centres equal but for the
+    order of the sums' moves, and both scikit-learn's."""
+    X = _data(8, n=3000, d=6, k=7, dtype=dtype)
+    w = np.random.default_rng(8).uniform(0.1, 2.0, X.shape[0])
+    init = X[:7].astype(np.float64)  # neighbouring rows: a slow start, many moves
+    a = KMeans(7, init=init, tol=0.0).fit(X, sample_weight=w)
+    monkeypatch.setattr(fastem.kmeans, "_SHADOW_MAX_BYTES", 0)
+    b = KMeans(7, init=init, tol=0.0).fit(X, sample_weight=w)
+    s = _sk(7, init, tol=0.0).fit(X, sample_weight=w)
+    assert a.n_iter_ == b.n_iter_ == s.n_iter_ > 5
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_array_equal(a.labels_, s.labels_)
+    rtol = 1e-12 if dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(a.cluster_centers_, s.cluster_centers_, rtol=rtol, atol=rtol)
+    assert a.inertia_ == pytest.approx(b.inertia_, rel=1e-12)

@@ -78,6 +78,7 @@ def rw(ndim, dtype=numba.types.float64):
 INT = _I64
 I64 = _I64
 I32 = numba.types.int32
+F32 = numba.types.float32
 SEED = numba.types.uint64
 BOOL = numba.types.boolean
 

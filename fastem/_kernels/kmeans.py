@@ -7,7 +7,7 @@ that one compiled kernel serves both dtypes; see ``_jit``.
 
 import numpy as np
 
-from ._jit import BOOL, I32, I64, INT, data, kernel, ro, rw
+from ._jit import BOOL, F32, I32, I64, INT, array, data, kernel, ro, rw
 
 # Rows per chunk here, half the EM kernels' (_common.CHUNK): the bounded pass's transposed
 # rows (d, 2 CHUNK), its scores and bounds then stay in a 32 KiB L1 at d = 16.  At (1e6,
@@ -444,3 +444,307 @@ def moment_blocks(b0, b1, block, XS, XD, w, mean, p, pw):
 
 
 MOMENT_SIGNATURE = (INT, INT, INT, *data(), ro(1), ro(1), rw(2), rw(1))
+
+
+# ------------------------------------------------------------------ float32 shadow passes
+# A Lloyd pass that scores every row in float32 from a transposed float32 copy of the
+# data (``XT32``, (d, n), made once per fit by ``shadow_blocks``) and settles in float64
+# only the rows whose float32 scores do not prove their nearest centre.  Reading the
+# copy needs no per-chunk transposition and moves half the bytes, and float32 vectors
+# hold twice the lanes: at (1e6, 16, 16) a full pass costs about a third of the float64
+# one (see asv_bench/benchmarks/kmeans.py).  The labels are those of the float64 pass:
+# a row is taken from its float32 scores only when the gap between its two least scores
+# exceeds twice a bound on their error (below), so that the float64 scores, whose own
+# error is smaller by 2**29, pick the same centre; any other row (a tie, or a near one)
+# takes the float64 scores of ``_scores``, as in ``lloyd_blocks``.
+#
+# The error bound of a float32 score  s = ||c||^2 - 2 x.c  computed from x, c rounded to
+# float32 (relative error u = 2**-24 each, -2c and ||c||^2 rounded once more) and summed
+# in float32 in any order with any contraction (d + 1 terms): at most
+# (d + 3) u (||c||^2 + 2 ||x|| ||c||) (1 + O(u)) <= (d + 3) u (top + 2 ||x|| sqrt(top))
+# with top the largest ||c||^2; _SHADOW_K doubles the factor, and an absolute term
+# covers the values that float32 holds only as subnormals (below 2**-126).
+SHADOW_CHUNK = 512  # rows scored at a time from the copy
+_U32 = 2.0**-24
+_SHADOW_TINY = 2.0**-120
+_SHADOW_HUGE = 2.0**100  # centres beyond this (squared norm): float64 scores only
+
+
+@kernel
+def shadow_blocks(b0, b1, block, XS, XD, XT32, rn):
+    """Row blocks b0..b1: ``XT32[:, i]`` (d, n) = row i in float32, and ``rn[i]`` an upper
+    bound on its norm (inf when a value is beyond 2**60, which float32 scores cannot
+    bound; those rows always take float64 scores)."""
+    n = max(XS.shape[0], XD.shape[0])
+    d = XT32.shape[0]
+    no_rows = np.empty(0, dtype=np.int64)
+    XT = np.empty((d, CHUNK + 8))
+    for b in range(b0, b1):
+        hi = min(n, (b + 1) * block)
+        for start in range(b * block, hi, CHUNK):
+            m = min(CHUNK, hi - start)
+            _transpose(XS, XD, no_rows, start, m, XT)
+            for j in range(d):
+                row = XT32[j, start:start + m]
+                src = XT[j]
+                for r in range(m):
+                    row[r] = np.float32(src[r])
+            for r in range(m):
+                t = 0.0
+                big = 0.0
+                for j in range(d):
+                    v = XT[j, r]
+                    t += v * v
+                    big = max(big, abs(v))
+                rn[start + r] = np.sqrt(t) * (1.0 + 2.0**-40) if big <= 2.0**60 else np.inf
+
+
+@kernel
+def _scores32(XT32, lo, m, M2, cn, D, best, second, pick):
+    """``_scores`` in float32 for the rows lo..lo+m of the transposed copy ``XT32``: the
+    least and second least of ||c||^2 - 2 x.c (``M2`` = -2 c (k, d), ``cn`` ||c||^2,
+    float32) and the first centre attaining the least.  Centres go 8 at a time and
+    features 4 at a time (32 products per load of four rows; float32 vectors have room
+    for the coefficients); ``D`` (8, SHADOW_CHUNK) float32 scratch."""
+    k, d = M2.shape
+    d4 = d - d % 4
+    inf = np.float32(np.inf)
+    for r in range(m):
+        best[r] = inf
+        second[r] = inf
+        pick[r] = np.float32(0.0)
+    for c0 in range(0, k, 8):
+        q = min(8, k - c0)
+        if q == 8:
+            for c in range(8):
+                v = cn[c0 + c]
+                Dc = D[c]
+                for r in range(m):
+                    Dc[r] = v
+            for j0 in range(0, d4, 4):
+                X0 = XT32[j0, lo:lo + m]
+                X1 = XT32[j0 + 1, lo:lo + m]
+                X2 = XT32[j0 + 2, lo:lo + m]
+                X3 = XT32[j0 + 3, lo:lo + m]
+                g00, g01, g02, g03 = M2[c0, j0], M2[c0, j0 + 1], M2[c0, j0 + 2], M2[c0, j0 + 3]
+                g10, g11, g12, g13 = (M2[c0 + 1, j0], M2[c0 + 1, j0 + 1], M2[c0 + 1, j0 + 2],
+                                      M2[c0 + 1, j0 + 3])
+                g20, g21, g22, g23 = (M2[c0 + 2, j0], M2[c0 + 2, j0 + 1], M2[c0 + 2, j0 + 2],
+                                      M2[c0 + 2, j0 + 3])
+                g30, g31, g32, g33 = (M2[c0 + 3, j0], M2[c0 + 3, j0 + 1], M2[c0 + 3, j0 + 2],
+                                      M2[c0 + 3, j0 + 3])
+                g40, g41, g42, g43 = (M2[c0 + 4, j0], M2[c0 + 4, j0 + 1], M2[c0 + 4, j0 + 2],
+                                      M2[c0 + 4, j0 + 3])
+                g50, g51, g52, g53 = (M2[c0 + 5, j0], M2[c0 + 5, j0 + 1], M2[c0 + 5, j0 + 2],
+                                      M2[c0 + 5, j0 + 3])
+                g60, g61, g62, g63 = (M2[c0 + 6, j0], M2[c0 + 6, j0 + 1], M2[c0 + 6, j0 + 2],
+                                      M2[c0 + 6, j0 + 3])
+                g70, g71, g72, g73 = (M2[c0 + 7, j0], M2[c0 + 7, j0 + 1], M2[c0 + 7, j0 + 2],
+                                      M2[c0 + 7, j0 + 3])
+                D0, D1, D2, D3, D4, D5, D6, D7 = D[0], D[1], D[2], D[3], D[4], D[5], D[6], D[7]
+                for r in range(m):
+                    x0 = X0[r]
+                    x1 = X1[r]
+                    x2 = X2[r]
+                    x3 = X3[r]
+                    D0[r] += x0 * g00 + x1 * g01 + x2 * g02 + x3 * g03
+                    D1[r] += x0 * g10 + x1 * g11 + x2 * g12 + x3 * g13
+                    D2[r] += x0 * g20 + x1 * g21 + x2 * g22 + x3 * g23
+                    D3[r] += x0 * g30 + x1 * g31 + x2 * g32 + x3 * g33
+                    D4[r] += x0 * g40 + x1 * g41 + x2 * g42 + x3 * g43
+                    D5[r] += x0 * g50 + x1 * g51 + x2 * g52 + x3 * g53
+                    D6[r] += x0 * g60 + x1 * g61 + x2 * g62 + x3 * g63
+                    D7[r] += x0 * g70 + x1 * g71 + x2 * g72 + x3 * g73
+            for j in range(d4, d):
+                Xj = XT32[j, lo:lo + m]
+                for c in range(8):
+                    g = M2[c0 + c, j]
+                    Dc = D[c]
+                    for r in range(m):
+                        Dc[r] += Xj[r] * g
+        else:
+            for c in range(q):
+                v = cn[c0 + c]
+                Dc = D[c]
+                for r in range(m):
+                    Dc[r] = v
+                for j in range(d):
+                    Xj = XT32[j, lo:lo + m]
+                    g = M2[c0 + c, j]
+                    for r in range(m):
+                        Dc[r] += Xj[r] * g
+            for c in range(q, 8):
+                Dc = D[c]
+                for r in range(m):
+                    Dc[r] = inf
+        f0 = np.float32(c0)
+        one = np.float32(1.0)
+        for r in range(m):  # read once, compared, written once (see _scores)
+            b, s, p = _take(D[0, r], f0, best[r], second[r], pick[r])
+            b, s, p = _take(D[1, r], f0 + one, b, s, p)
+            b, s, p = _take(D[2, r], f0 + 2 * one, b, s, p)
+            b, s, p = _take(D[3, r], f0 + 3 * one, b, s, p)
+            b, s, p = _take(D[4, r], f0 + 4 * one, b, s, p)
+            b, s, p = _take(D[5, r], f0 + 5 * one, b, s, p)
+            b, s, p = _take(D[6, r], f0 + 6 * one, b, s, p)
+            best[r], second[r], pick[r] = _take(D[7, r], f0 + 7 * one, b, s, p)
+
+
+@kernel
+def lloyd_shadow_blocks(b0, b1, block, XS, XD, XT32, rn, w, centers, fresh, labels, p_cnt,
+                        p_num, p_sum, p_ch, p_set):
+    """Row blocks b0..b1 of a Lloyd pass from the float32 copy ``XT32`` (d, n) with row
+    norm bounds ``rn`` (n,) (``shadow_blocks``): every row goes to its nearest centre, as
+    in ``lloyd_blocks``, proved from float32 scores or else found from float64 ones.  The
+    block's counts, rows of positive weight and sums (``p_cnt[b]``, ``p_num[b]``,
+    ``p_sum[b]``, from the float64 rows) are kept from pass to pass and moved for the rows
+    that change cluster, as in ``lloyd_bounded_blocks``; ``fresh`` rebuilds them.
+    ``p_ch[b]``: label changes; ``p_set[b]``: rows that took float64 scores."""
+    n = max(XS.shape[0], XD.shape[0])
+    k, d = centers.shape
+    has_w = w.shape[0] > 0
+    f64 = XD.shape[0] > 0
+    M2 = np.empty((k, d))
+    cn = np.empty(k)
+    top = _prepare(centers, M2, cn)
+    M2s = np.empty((k, d), dtype=np.float32)
+    cns = np.empty(k, dtype=np.float32)
+    for c in range(k):
+        cns[c] = np.float32(cn[c])
+        for j in range(d):
+            M2s[c, j] = np.float32(M2[c, j])
+    sq = np.sqrt(top)
+    kf = 2.0 * (d + 3) * _U32
+    eabs = 2.0 * (d + 2) * _SHADOW_TINY * (1.0 + sq)
+    usable = top <= _SHADOW_HUGE
+    SC = SHADOW_CHUNK
+    D = np.empty((8, SC), dtype=np.float32)
+    f32 = np.empty((3, SC), dtype=np.float32)
+    best, second, pick = f32[0], f32[1], f32[2]
+    gap = np.empty(SC)
+    pend = np.empty(SC, dtype=np.int64)
+    XT = np.empty((d, CHUNK + 8))
+    D64 = np.empty((4, CHUNK))
+    f = np.empty((4, CHUNK))
+    best64, second64, pick64, xx = f[0], f[1], f[2], f[3]
+    cnt = np.empty(k)
+    num = np.empty(k, dtype=np.int64)
+    S = np.empty((k, d))
+    for b in range(b0, b1):
+        if fresh:
+            cnt[:] = 0.0
+            num[:] = 0
+            S[:, :] = 0.0
+        else:
+            cnt[:] = p_cnt[b]
+            num[:] = p_num[b]
+            S[:, :] = p_sum[b]
+        ch = 0
+        settled = 0
+        hi = min(n, (b + 1) * block)
+        for start in range(b * block, hi, SC):
+            m = min(SC, hi - start)
+            if usable:
+                _scores32(XT32, start, m, M2s, cns, D, best, second, pick)
+                # the margin each row's scores must show, and whether any row of the
+                # chunk needs more than a look (most chunks of a settling fit do not):
+                # one vectorised loop, without a branch per row
+                work = 0
+                for r in range(m):
+                    e = kf * (top + 2.0 * rn[start + r] * sq) + eabs
+                    g = (np.float64(second[r]) - np.float64(best[r])) - 2.0 * e
+                    gap[r] = g
+                    work += 0 if g > 0.0 and np.float32(labels[start + r]) == pick[r] else 1
+                if work == 0 and not fresh:
+                    continue
+            else:
+                for r in range(m):
+                    gap[r] = -1.0
+            n_pend = np.int64(0)  # not a literal 0: see _settle
+            for r in range(m):
+                i = start + r
+                if not gap[r] > 0.0:  # NaN too
+                    pend[n_pend] = i
+                    n_pend += 1
+                    continue
+                am = np.int32(pick[r])
+                old = labels[i]
+                # written out, not a call per row (which would take and drop references
+                # to the arrays on every row); _place for the few rows settled below
+                if fresh:
+                    labels[i] = am
+                    ch += 1 if old != am else 0
+                    wi = w[i] if has_w else 1.0
+                    cnt[am] += wi
+                    num[am] += 1 if wi > 0 else 0
+                    if f64:
+                        for j in range(d):
+                            S[am, j] += wi * XD[i, j]
+                    else:
+                        for j in range(d):
+                            S[am, j] += wi * XS[i, j]
+                elif old != am:
+                    ch += 1
+                    labels[i] = am
+                    wi = w[i] if has_w else 1.0
+                    if f64:
+                        for j in range(d):
+                            S[old, j] -= wi * XD[i, j]
+                            S[am, j] += wi * XD[i, j]
+                    else:
+                        for j in range(d):
+                            S[old, j] -= wi * XS[i, j]
+                            S[am, j] += wi * XS[i, j]
+                    pos = 1 if wi > 0 else 0
+                    cnt[old] -= wi
+                    num[old] -= pos
+                    cnt[am] += wi
+                    num[am] += pos
+            settled += n_pend
+            for p0 in range(0, n_pend, CHUNK):
+                mm = min(CHUNK, n_pend - p0)
+                _transpose(XS, XD, pend[p0:p0 + mm], np.int64(0), mm, XT)
+                _scores(XT, mm, M2, cn, D64, best64, second64, pick64, xx)
+                for r in range(mm):
+                    ch += _place(XS, XD, w, has_w, f64, fresh, pend[p0 + r],
+                                 np.int32(pick64[r]), labels, cnt, num, S)
+        for c in range(k):
+            if num[c] == 0:  # no rounding left behind in an empty cluster
+                cnt[c] = 0.0
+                S[c, :] = 0.0
+        p_cnt[b] = cnt
+        p_num[b] = num
+        p_sum[b] = S
+        p_ch[b] = ch
+        p_set[b] = settled
+
+
+@kernel
+def _place(XS, XD, w, has_w, f64, fresh, i, am, labels, cnt, num, S):
+    """Row i goes to centre ``am``: on a fresh pass its weight and sum are added to the
+    block's, else it moves there from its old cluster if that differs.  Returns 1 for a
+    changed label."""
+    old = labels[i]
+    wi = w[i] if has_w else 1.0
+    changed = 1 if old != am else 0
+    labels[i] = am
+    if fresh:
+        cnt[am] += wi
+        num[am] += 1 if wi > 0 else 0
+        d = S.shape[1]
+        if f64:
+            for j in range(d):
+                S[am, j] += wi * XD[i, j]
+        else:
+            for j in range(d):
+                S[am, j] += wi * XS[i, j]
+    elif changed:  # am as int64, as _settle passes it: one compilation of _move
+        _move(cnt, num, S, XS, XD, i, wi, old, np.int64(am))
+    return changed
+
+
+SHADOW_SIGNATURE = (INT, INT, INT, *data(layout="C"), array(F32, 2, layout="C"), rw(1))
+# the copy C-contiguous: its rows' slices are then known to be unit-stride vectors
+LLOYD_SHADOW_SIGNATURE = (INT, INT, INT, *data(layout="C"),
+                          array(F32, 2, readonly=True, layout="C"), ro(1), ro(1), ro(2), BOOL,
+                          rw(1, I32), rw(2), rw(2, I64), rw(3), rw(1, I64), rw(1, I64))
