@@ -623,6 +623,8 @@ def lloyd_shadow_blocks(b0, b1, block, XS, XD, XT32, rn, w, centers, fresh, labe
     best, second, pick = f32[0], f32[1], f32[2]
     gap = np.empty(SC)
     pend = np.empty(SC, dtype=np.int64)
+    chg = np.empty(SC, dtype=np.int64)
+    olds = np.empty(SC, dtype=np.int32)
     XT = np.empty((d, CHUNK + 8))
     D64 = np.empty((4, CHUNK))
     f = np.empty((4, CHUNK))
@@ -660,18 +662,20 @@ def lloyd_shadow_blocks(b0, b1, block, XS, XD, XT32, rn, w, centers, fresh, labe
             else:
                 for r in range(m):
                     gap[r] = -1.0
+                    pick[r] = np.float32(0.0)
             n_pend = np.int64(0)  # not a literal 0: see _settle
-            for r in range(m):
-                i = start + r
-                if not gap[r] > 0.0:  # NaN too
-                    pend[n_pend] = i
-                    n_pend += 1
-                    continue
-                am = np.int32(pick[r])
-                old = labels[i]
-                # written out, not a call per row (which would take and drop references
-                # to the arrays on every row); _place for the few rows settled below
-                if fresh:
+            if fresh:
+                for r in range(m):
+                    i = start + r
+                    if not gap[r] > 0.0:  # NaN too
+                        pend[n_pend] = i
+                        n_pend += 1
+                        continue
+                    am = np.int32(pick[r])
+                    old = labels[i]
+                    # written out, not a call per row (which would take and drop
+                    # references to the arrays on every row); _place for the few rows
+                    # settled below
                     labels[i] = am
                     ch += 1 if old != am else 0
                     wi = w[i] if has_w else 1.0
@@ -683,9 +687,29 @@ def lloyd_shadow_blocks(b0, b1, block, XS, XD, XT32, rn, w, centers, fresh, labe
                     else:
                         for j in range(d):
                             S[am, j] += wi * XS[i, j]
-                elif old != am:
-                    ch += 1
+            else:
+                # Without a branch per row: the rows to settle and the rows that change
+                # cluster are listed (written always, counted when they are), and the
+                # changed rows are moved in a loop of their own.  A branch on a change
+                # mispredicts, and a row read after each misprediction waits for memory
+                # alone; listed, the reads of many rows overlap.
+                n_chg = np.int64(0)
+                for r in range(m):
+                    i = start + r
+                    ok = gap[r] > 0.0  # False for NaN too
+                    old = labels[i]
+                    am = np.int32(pick[r]) if ok else old
+                    pend[n_pend] = i
+                    n_pend += 0 if ok else 1
                     labels[i] = am
+                    chg[n_chg] = i
+                    olds[n_chg] = old
+                    n_chg += 1 if am != old else 0
+                ch += n_chg
+                for t in range(n_chg):
+                    i = chg[t]
+                    old = olds[t]
+                    am = labels[i]
                     wi = w[i] if has_w else 1.0
                     if f64:
                         for j in range(d):
