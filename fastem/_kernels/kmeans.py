@@ -1,5 +1,9 @@
-"""k-means for initialisation: Lloyd passes over row blocks (the k-means++ seeding, on a
-bounded sample, is NumPy in ``fastem._passes``).
+"""k-means: Lloyd passes over row blocks, for the initialisation of the mixtures and for
+``fastem.KMeans`` (the k-means++ seeding, on a bounded sample, is NumPy in
+``fastem._passes``).  Three kinds of pass: every row scored in float64 (``lloyd_blocks``);
+rows skipped by Hamerly's bounds (``lloyd_bounded_blocks``); every row scored in float32
+from a transposed float32 copy of the data, float64 for the rows it cannot decide
+(``lloyd_shadow_blocks``).  All give the labels of float64 scores.
 
 The data comes in two slots, float32 ``XS`` and float64 ``XD`` (the other one empty), so
 that one compiled kernel serves both dtypes; see ``_jit``.
