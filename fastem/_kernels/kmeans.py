@@ -300,6 +300,34 @@ def _renew(XS, XD, w, no_rows, start, m, XT, M2, cn, top, D, best, second, pick,
 
 
 @kernel
+def _open_block(fresh, b, p_cnt, p_num, p_sum, cnt, num, S):
+    """A kept pass's working copy of block b's counts, rows of positive weight and sums
+    (C-contiguous: the slots' layout is any, so S[c, :] there would be strided scalars);
+    zeros for a fresh pass."""
+    if fresh:
+        cnt[:] = 0.0
+        num[:] = 0
+        S[:, :] = 0.0
+    else:
+        cnt[:] = p_cnt[b]
+        num[:] = p_num[b]
+        S[:, :] = p_sum[b]
+
+
+@kernel
+def _close_block(b, cnt, num, S, p_cnt, p_num, p_sum):
+    """Block b's working copy back into its slots, an empty cluster's rounding left
+    behind (its count and sums exactly 0)."""
+    for c in range(cnt.shape[0]):
+        if num[c] == 0:
+            cnt[c] = 0.0
+            S[c, :] = 0.0
+    p_cnt[b] = cnt
+    p_num[b] = num
+    p_sum[b] = S
+
+
+@kernel
 def lloyd_bounded_blocks(b0, b1, block, XS, XD, w, centers, shift, half_sep, fresh,
                          labels, lower, p_cnt, p_num, p_sum, p_ch, p_set):
     """Row blocks b0..b1 of a Lloyd pass that skips the scores of rows whose centre cannot
@@ -348,20 +376,12 @@ def lloyd_bounded_blocks(b0, b1, block, XS, XD, w, centers, shift, half_sep, fre
         elif shift[c] > big2:
             big2 = shift[c]
     big2 = max(big2, 0.0)
-    # the block's counts and sums in C-contiguous local arrays while its rows are read (the
-    # slots' layout is any, so S[c, :] would be strided scalars): copied in and out once
+    # the block's counts and sums in local arrays while its rows are read (_open_block)
     cnt = np.empty(k)
     num = np.empty(k, dtype=np.int64)
     S = np.empty((k, d))
     for b in range(b0, b1):
-        if fresh:
-            cnt[:] = 0.0
-            num[:] = 0
-            S[:, :] = 0.0
-        else:
-            cnt[:] = p_cnt[b]
-            num[:] = p_num[b]
-            S[:, :] = p_sum[b]
+        _open_block(fresh, b, p_cnt, p_num, p_sum, cnt, num, S)
         ch = 0
         np_ = np.int64(0)
         settled = 0
@@ -399,13 +419,7 @@ def lloyd_bounded_blocks(b0, b1, block, XS, XD, w, centers, shift, half_sep, fre
             settled += np_
             ch += _settle(XS, XD, w, pend, np_, XT, M2, cn, top, D, best, second, pick, xx,
                           labels, lower, cnt, num, S)
-        for c in range(k):
-            if num[c] == 0:  # no rounding left behind in an empty cluster
-                cnt[c] = 0.0
-                S[c, :] = 0.0
-        p_cnt[b] = cnt
-        p_num[b] = num
-        p_sum[b] = S
+        _close_block(b, cnt, num, S, p_cnt, p_num, p_sum)
         p_ch[b] = ch
         p_set[b] = settled
 
@@ -637,14 +651,7 @@ def lloyd_shadow_blocks(b0, b1, block, XS, XD, XT32, rn, w, centers, fresh, labe
     num = np.empty(k, dtype=np.int64)
     S = np.empty((k, d))
     for b in range(b0, b1):
-        if fresh:
-            cnt[:] = 0.0
-            num[:] = 0
-            S[:, :] = 0.0
-        else:
-            cnt[:] = p_cnt[b]
-            num[:] = p_num[b]
-            S[:, :] = p_sum[b]
+        _open_block(fresh, b, p_cnt, p_num, p_sum, cnt, num, S)
         ch = 0
         settled = 0
         hi = min(n, (b + 1) * block)
@@ -736,13 +743,7 @@ def lloyd_shadow_blocks(b0, b1, block, XS, XD, XT32, rn, w, centers, fresh, labe
                 for r in range(mm):
                     ch += _place(XS, XD, w, has_w, f64, fresh, pend[p0 + r],
                                  np.int32(pick64[r]), labels, cnt, num, S)
-        for c in range(k):
-            if num[c] == 0:  # no rounding left behind in an empty cluster
-                cnt[c] = 0.0
-                S[c, :] = 0.0
-        p_cnt[b] = cnt
-        p_num[b] = num
-        p_sum[b] = S
+        _close_block(b, cnt, num, S, p_cnt, p_num, p_sum)
         p_ch[b] = ch
         p_set[b] = settled
 
