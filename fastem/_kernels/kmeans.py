@@ -469,8 +469,8 @@ MOMENT_SIGNATURE = (INT, INT, INT, *data(), ro(1), ro(1), rw(2), rw(1))
 # data (``XT32``, (d, n), made once per fit by ``shadow_blocks``) and settles in float64
 # only the rows whose float32 scores do not prove their nearest centre.  Reading the
 # copy needs no per-chunk transposition and moves half the bytes, and float32 vectors
-# hold twice the lanes: at (1e6, 16, 16) a full pass costs about a third of the float64
-# one (see asv_bench/benchmarks/kmeans.py).  The labels are those of the float64 pass:
+# hold twice the lanes: at (1e6, 16, 16) a full pass costs about 40% of the float64 one
+# (7.5 against 19.4 ms on 2 cores; see asv_bench/benchmarks/kmeans.py).  The labels are those of the float64 pass:
 # a row is taken from its float32 scores only when the gap between its two least scores
 # exceeds twice a bound on their error (below), so that the float64 scores, whose own
 # error is smaller by 2**29, pick the same centre; any other row (a tie, or a near one)
@@ -480,8 +480,10 @@ MOMENT_SIGNATURE = (INT, INT, INT, *data(), ro(1), ro(1), rw(2), rw(1))
 # float32 (relative error u = 2**-24 each, -2c and ||c||^2 rounded once more) and summed
 # in float32 in any order with any contraction (d + 1 terms): at most
 # (d + 3) u (||c||^2 + 2 ||x|| ||c||) (1 + O(u)) <= (d + 3) u (top + 2 ||x|| sqrt(top))
-# with top the largest ||c||^2; _SHADOW_K doubles the factor, and an absolute term
-# covers the values that float32 holds only as subnormals (below 2**-126).
+# with top the largest ||c||^2; the pass doubles the factor, and an absolute term covers
+# the values that float32 holds only as subnormals (below 2**-126, an absolute error of
+# at most 2**-150 per conversion and operation).  Rows beyond 2**60 and centres beyond
+# 2**50 (top > _SHADOW_HUGE), whose products could overflow float32, take float64 scores.
 SHADOW_CHUNK = 512  # rows scored at a time from the copy
 _U32 = 2.0**-24
 _SHADOW_TINY = 2.0**-120
