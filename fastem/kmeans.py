@@ -300,7 +300,10 @@ class KMeans(TransformerOutput, BaseEstimator):
 
         shadow = None  # (its centre numbers are float32 in the scores: exact below 2**24)
         if 4 * X.shape[0] * X.shape[1] <= _SHADOW_MAX_BYTES and k < 2**24:
-            shadow = KMeansShadow(X, block_rows(X.shape[0], k, X.shape[1], 0))
+            try:
+                shadow = KMeansShadow(X, block_rows(X.shape[0], k, X.shape[1], 0))
+            except MemoryError:  # the copy is for speed: the bounded passes need none
+                shadow = None
 
         def runs():
             best = None

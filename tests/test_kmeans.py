@@ -187,3 +187,18 @@ def test_the_float32_copy_and_the_bounds_give_the_same_fit(monkeypatch, dtype):
     np.testing.assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=rtol, atol=rtol)
     np.testing.assert_allclose(a.cluster_centers_, s.cluster_centers_, rtol=rtol, atol=rtol)
     assert a.inertia_ == pytest.approx(b.inertia_, rel=1e-12)
+
+
+def test_a_copy_that_does_not_fit_in_memory_falls_back_to_the_bounds(monkeypatch):
+    X = _data(9, n=500)
+    init = X[:4].copy()
+    a = KMeans(4, init=init).fit(X)
+
+    def no_room(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(fastem.kmeans, "KMeansShadow", no_room)
+    b = KMeans(4, init=init).fit(X)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_allclose(a.cluster_centers_, b.cluster_centers_, rtol=1e-12)
+    assert a.n_iter_ == b.n_iter_
