@@ -319,33 +319,20 @@ def _not_pd_message(c, covariance_type, reg_covar):
     )
 
 
-def _float32_covariances(cov, prec):
-    """Covariances (m, d, d) float64 the kernels can factorise, for a float32 model.
+def _float32_covariances(prec):
+    """The covariances (m, d, d) float64 that a float32 model's precision factors
+    ``prec`` (m, d, d) say, ``(P P^T)^-1 = U^T U`` with ``U = P^-1``.
 
-    A fit computes in float64 and stores float32; rounding a covariance whose smallest
-    eigenvalue is below float32's resolution of its largest (ill-conditioned data with
-    ``reg_covar`` 1e-6) can leave it indefinite, while its precision factor stays exact
-    in form (triangular, positive diagonal).  Such a covariance is replaced by the one
-    the precision factor says, ``(P P^T)^-1 = U^T U`` with ``U = P^-1``: the model the
-    complete rows are scored with, so that incomplete rows, ``impute``, ``sample`` and a
-    warm start use the same one."""
-    try:
-        np.linalg.cholesky(cov)  # the common case: all of them factorise
-        return cov
-    except np.linalg.LinAlgError:
-        pass
-    out = None
-    for c in range(cov.shape[0]):
-        try:
-            np.linalg.cholesky(cov[c])
-        except np.linalg.LinAlgError:
-            import scipy.linalg  # here: `import fastem` does not load scipy.linalg
-
-            if out is None:
-                out = cov.copy()
-            U = scipy.linalg.solve_triangular(prec[c], np.eye(cov.shape[1]), lower=False)
-            out[c] = U.T @ U
-    return cov if out is None else out
+    A fit computes in float64 and stores both ``covariances_`` and
+    ``precisions_cholesky_`` rounded to float32: two roundings of one model that differ
+    by the condition number times float32's resolution, and rounding can even leave an
+    ill-conditioned covariance indefinite.  The complete rows are scored with the
+    precision factor; the kernels that need a covariance (rows with NaN cells,
+    ``impute``, ``sample``, a warm start) take this one, so that a row scores the same
+    whatever its neighbours in the call, and every float32 model has a positive definite
+    covariance to factorise."""
+    U = np.linalg.inv(prec)  # triangular in, triangular out (to rounding)
+    return np.ascontiguousarray(np.einsum("kji,kjl->kil", U, U))
 
 
 class GaussianMixture(EMMixture):
@@ -915,6 +902,10 @@ class GaussianMixture(EMMixture):
                 raise inconsistent(f"{name} contains NaN or infinity")
         if np.any(weights < 0) or not weights.sum() > 0:
             raise inconsistent("weights_ must be non-negative with a positive sum")
+        # a model held in float32 (or lower): its covariance is read from its precision
+        # factor (see _float32_covariances)
+        single = any(np.asarray(a).dtype != np.float64
+                     for a in (self.covariances_, self.precisions_cholesky_))
         if ct in ("full", "tied"):
             prec = np.ascontiguousarray(pc.reshape(-1, d, d))
             cov = np.ascontiguousarray(cv.reshape(-1, d, d))
@@ -924,13 +915,15 @@ class GaussianMixture(EMMixture):
                     "precisions_cholesky_ must be upper-triangular with a positive diagonal"
                 )
             log_det = np.broadcast_to(np.log(diag).sum(axis=1), (k,)).copy()
-            if np.asarray(self.covariances_).dtype == np.float32:
-                cov = _float32_covariances(cov, prec)
+            if single:
+                cov = _float32_covariances(prec)
         else:
             if np.any(pc <= 0) or np.any(cv <= 0):
                 raise inconsistent("precisions_cholesky_ and covariances_ must be positive")
             prec = np.ascontiguousarray(pc[:, None] * np.ones((1, d)) if ct == "spherical" else pc)
             cov = np.ascontiguousarray(cv[:, None] * np.ones((1, d)) if ct == "spherical" else cv)
+            if single:  # the variances the precisions say, as for full covariances
+                cov = 1.0 / (prec * prec)
             log_det = np.log(prec).sum(axis=1)
         return (weights, means, cov, prec, log_det), ct
 

@@ -21,7 +21,8 @@ results or raises ValueError or TypeError -- never another exception, a crash or
 On top of that (see the rules): the fitted attributes are the truth (``set_params``
 changes nothing until the next fit), a failed fit leaves the estimator as it was, warm
 starts that cannot continue raise ValueError, inputs are never modified, unfitted
-estimators raise ValueError, and the kernels never write outside the arrays they are
+estimators raise ValueError, a Gaussian model answers for complete rows the same beside a
+row with a NaN cell as without (its two kernels agree), and the kernels never write outside the arrays they are
 given (every array argument sits between guard bands that are checked after the call).
 
 Run it in a child process (``tests/test_fuzz.py`` does): a segfault then fails a test
@@ -1266,6 +1267,44 @@ class EstimatorMachine(RuleBasedStateMachine):
             if valid and self.frozen is not None and self.n_features(xb) != self.fit_info["d"]:
                 valid = False
         self.query_both(method, xb, tb, valid)
+
+    @precondition(lambda self: self.kind == "gaussian" and self.frozen is not None)
+    @rule(data=st.data())
+    def beside_an_incomplete_row(self, data):
+        """Complete rows score, and are assigned, the same whether their call holds a row
+        with a NaN cell (the missing-data kernel) or not (the complete-data kernel); rows
+        far from the model too (-inf alike)."""
+        xb, _, valid = self.draw_input(data, "X", self.fit_info["d"])
+        X = xb.canon
+        if not valid or X is None or X.ndim != 2 or X.shape[1] != self.fit_info["d"] \
+                or X.shape[0] == 0 or np.isnan(X).any():
+            return
+        hole = np.array(X[:1])
+        hole[0, 0] = np.nan
+        both = np.concatenate([X, hole])
+        what = f"GaussianMixture on {arr_info(X)} beside a row with a NaN cell"
+        for method in ("score_samples", "predict_proba", "predict"):
+            alone = attempt(method, what, getattr(self.frozen, method), X)
+            mixed = attempt(method, what, getattr(self.frozen, method), both)
+            if alone.ok != mixed.ok:
+                fail(f"{method}-incomplete-neighbour",
+                     f"{what}: {method} alone {'answers' if alone.ok else 'raises'}, "
+                     f"beside it {'answers' if mixed.ok else 'raises'} "
+                     f"({alone.exc if not alone.ok else mixed.exc!r})")
+                continue
+            if not alone.ok:
+                continue
+            a, b = np.asarray(alone.value), np.asarray(mixed.value)[:X.shape[0]]
+            if method == "predict":
+                close = np.array_equal(a, b)
+            else:
+                close = np.allclose(a, b, rtol=1e-6, atol=1e-9, equal_nan=False) or (
+                    np.array_equal(np.isinf(a), np.isinf(b))
+                    and np.allclose(np.where(np.isinf(a), 0, a), np.where(np.isinf(b), 0, b),
+                                    rtol=1e-6, atol=1e-9))
+            if not close:
+                fail(f"{method}-incomplete-neighbour",
+                     f"{what}: {method} alone {short(a)}, beside it {short(b)}")
 
     @rule(data=st.data())
     def sample(self, data):
