@@ -403,11 +403,13 @@ class LloydBounds:
     weight and sums.  ``fresh``: the next pass rebuilds them all (the first pass, and after
     the driver changed the sums itself, as the relocation of an empty cluster does)."""
 
+    bounded = True  # keeps the per-row lower bounds
+
     def __init__(self, n, k, d, block):
         nb = (n + block - 1) // block
         self.block = block
         self.labels = np.full(n, -1, dtype=np.int32)
-        self.lower = np.zeros(n)
+        self.lower = np.zeros(n) if self.bounded else None
         self.p_cnt = np.zeros((nb, k))
         self.p_num = np.zeros((nb, k), dtype=np.int64)
         self.p_sum = np.zeros((nb, k, d))
@@ -450,9 +452,10 @@ class LloydShadow(LloydBounds):
     bounds (every row is scored, in float32); ``step`` takes and ignores the centres'
     moves."""
 
+    bounded = False
+
     def __init__(self, shadow, n, k, d, block):
         super().__init__(n, k, d, block)
-        self.lower = None
         self.shadow = shadow
 
     def step(self, X, w, centers, shift=None, half_sep=None):
