@@ -417,6 +417,13 @@ class LloydBounds:
         self.p_set = np.zeros(nb, dtype=np.int64)
         self.fresh = True
 
+    def _totals(self):
+        """After a pass: (counts (k,), sums (k, d), n_changed), blocks added in a fixed
+        order; the next pass keeps the sums."""
+        self.fresh = False
+        self.settled = int(self.p_set.sum())
+        return sum_blocks(self.p_cnt), sum_blocks(self.p_sum), int(sum_blocks(self.p_ch))
+
     def step(self, X, w, centers, shift, half_sep):
         """One pass at ``centers``, which moved by ``shift`` (k,) since the last one;
         ``half_sep`` (k,): half the distance from each centre to the nearest other.
@@ -427,9 +434,7 @@ class LloydBounds:
                    self.block, *slots(X), w, centers, shift, half_sep, self.fresh,
                    self.labels, self.lower, self.p_cnt, self.p_num, self.p_sum,
                    self.p_ch, self.p_set)
-        self.fresh = False
-        self.settled = int(self.p_set.sum())
-        return sum_blocks(self.p_cnt), sum_blocks(self.p_sum), int(sum_blocks(self.p_ch))
+        return self._totals()
 
 
 class KMeansShadow:
@@ -465,9 +470,7 @@ class LloydShadow(LloydBounds):
                    self.block, *slots(X), self.shadow.XT32, self.shadow.rn, w, centers,
                    self.fresh, self.labels, self.p_cnt, self.p_num, self.p_sum, self.p_ch,
                    self.p_set)
-        self.fresh = False
-        self.settled = int(self.p_set.sum())
-        return sum_blocks(self.p_cnt), sum_blocks(self.p_sum), int(sum_blocks(self.p_ch))
+        return self._totals()
 
 
 def column_moments(X, w, block):

@@ -519,6 +519,12 @@ def shadow_blocks(b0, b1, block, XS, XD, XT32, rn):
                 rn[start + r] = np.sqrt(t) * (1.0 + 2.0**-40) if big <= 2.0**60 else np.inf
 
 
+@kernel(inline="always")
+def _four(M, c, j):
+    """M[c, j:j + 4] as four scalars (a tile's coefficients, loaded once per tile)."""
+    return M[c, j], M[c, j + 1], M[c, j + 2], M[c, j + 3]
+
+
 @kernel
 def _scores32(XT32, lo, m, M2, cn, D, best, second, pick):
     """``_scores`` in float32 for the rows lo..lo+m of the transposed copy ``XT32``: the
@@ -546,21 +552,14 @@ def _scores32(XT32, lo, m, M2, cn, D, best, second, pick):
                 X1 = XT32[j0 + 1, lo:lo + m]
                 X2 = XT32[j0 + 2, lo:lo + m]
                 X3 = XT32[j0 + 3, lo:lo + m]
-                g00, g01, g02, g03 = M2[c0, j0], M2[c0, j0 + 1], M2[c0, j0 + 2], M2[c0, j0 + 3]
-                g10, g11, g12, g13 = (M2[c0 + 1, j0], M2[c0 + 1, j0 + 1], M2[c0 + 1, j0 + 2],
-                                      M2[c0 + 1, j0 + 3])
-                g20, g21, g22, g23 = (M2[c0 + 2, j0], M2[c0 + 2, j0 + 1], M2[c0 + 2, j0 + 2],
-                                      M2[c0 + 2, j0 + 3])
-                g30, g31, g32, g33 = (M2[c0 + 3, j0], M2[c0 + 3, j0 + 1], M2[c0 + 3, j0 + 2],
-                                      M2[c0 + 3, j0 + 3])
-                g40, g41, g42, g43 = (M2[c0 + 4, j0], M2[c0 + 4, j0 + 1], M2[c0 + 4, j0 + 2],
-                                      M2[c0 + 4, j0 + 3])
-                g50, g51, g52, g53 = (M2[c0 + 5, j0], M2[c0 + 5, j0 + 1], M2[c0 + 5, j0 + 2],
-                                      M2[c0 + 5, j0 + 3])
-                g60, g61, g62, g63 = (M2[c0 + 6, j0], M2[c0 + 6, j0 + 1], M2[c0 + 6, j0 + 2],
-                                      M2[c0 + 6, j0 + 3])
-                g70, g71, g72, g73 = (M2[c0 + 7, j0], M2[c0 + 7, j0 + 1], M2[c0 + 7, j0 + 2],
-                                      M2[c0 + 7, j0 + 3])
+                g00, g01, g02, g03 = _four(M2, c0, j0)
+                g10, g11, g12, g13 = _four(M2, c0 + 1, j0)
+                g20, g21, g22, g23 = _four(M2, c0 + 2, j0)
+                g30, g31, g32, g33 = _four(M2, c0 + 3, j0)
+                g40, g41, g42, g43 = _four(M2, c0 + 4, j0)
+                g50, g51, g52, g53 = _four(M2, c0 + 5, j0)
+                g60, g61, g62, g63 = _four(M2, c0 + 6, j0)
+                g70, g71, g72, g73 = _four(M2, c0 + 7, j0)
                 D0, D1, D2, D3, D4, D5, D6, D7 = D[0], D[1], D[2], D[3], D[4], D[5], D[6], D[7]
                 for r in range(m):
                     x0 = X0[r]
