@@ -11,7 +11,7 @@ that one compiled kernel serves both dtypes; see ``_jit``.
 
 import numpy as np
 
-from ._jit import BOOL, F32, I32, I64, INT, array, data, kernel, ro, rw
+from ._jit import BOOL, F32, F64, I32, I64, INT, array, data, kernel, prefetch, ro, rw
 
 # Rows per chunk here, half the EM kernels' (_common.CHUNK): the bounded pass's transposed
 # rows (d, 2 CHUNK), its scores and bounds then stay in a 32 KiB L1 at d = 16.  At (1e6,
@@ -610,6 +610,42 @@ def _scores32(XT32, lo, m, M2, cn, D, best, second, pick):
 
 
 @kernel
+def _decide(m, best, second, pick, rn, lab, ea, eb, newl):
+    """The float32 verdict on rows 0..m of a chunk: ``newl[r]`` = the centre ``pick[r]``
+    when the gap between the row's two least scores exceeds the margin ``ea + eb * rn[r]``
+    (twice the scores' error bound, for the row norm bound ``rn[r]``), otherwise -2 - its
+    label ``lab[r]`` (< 0 also for the label -1 of a fresh pass: a row to settle from
+    float64 scores; NaN gaps too).  Returns (rows
+    whose centre is proved and differs from their label, rows to settle).  One loop without
+    a branch, over few arrays: it vectorises (with more arrays written, LLVM's checks that
+    they do not overlap exceed its limit and the loop stays scalar)."""
+    n_chg = 0
+    n_bad = 0
+    for r in range(m):
+        g = (np.float64(second[r]) - np.float64(best[r])) - (ea + eb * rn[r])
+        old = lab[r]
+        am = np.int32(pick[r])
+        ok = g > 0.0
+        newl[r] = am if ok else -2 - old
+        n_chg += 1 if ok and am != old else 0
+        n_bad += 0 if ok else 1
+    return n_chg, n_bad
+
+
+@kernel
+def _changed(m, newl, lab, rows):
+    """rows[:t] = the rows r < m whose proved centre ``newl[r]`` differs from ``lab[r]``, in
+    order; returns t.  Every row's index is written, and the count advances only past the
+    changed ones (no branch per row)."""
+    t = 0
+    for r in range(m):
+        rows[t] = r
+        v = newl[r]
+        t += 1 if v >= 0 and v != lab[r] else 0
+    return t
+
+
+@kernel
 def lloyd_shadow_blocks(b0, b1, block, XS, XD, XT32, rn, w, centers, fresh, labels, p_cnt,
                         p_num, p_sum, p_ch, p_set):
     """Row blocks b0..b1 of a Lloyd pass from the float32 copy ``XT32`` (d, n) with row
@@ -635,15 +671,16 @@ def lloyd_shadow_blocks(b0, b1, block, XS, XD, XT32, rn, w, centers, fresh, labe
     sq = np.sqrt(top)
     kf = 2.0 * (d + 3) * _U32
     eabs = 2.0 * (d + 2) * _SHADOW_TINY * (1.0 + sq)
-    usable = top <= _SHADOW_HUGE
+    # the margin a row's two least scores must show: twice the error bound, a + b ||x||
+    # (inf when the centres are beyond float32 scores: every row then takes float64 ones)
+    ea = 2.0 * (kf * top + eabs) if top <= _SHADOW_HUGE else np.inf
+    eb = 4.0 * kf * sq
     SC = SHADOW_CHUNK
     D = np.empty((8, SC), dtype=np.float32)
-    f32 = np.empty((3, SC), dtype=np.float32)
+    f32 = np.zeros((3, SC), dtype=np.float32)  # as they stay when no float32 scores are made
     best, second, pick = f32[0], f32[1], f32[2]
-    gap = np.empty(SC)
-    pend = np.empty(SC, dtype=np.int64)
-    chg = np.empty(SC, dtype=np.int64)
-    olds = np.empty(SC, dtype=np.int32)
+    newl = np.empty(SC, dtype=np.int32)
+    rows = np.empty(SC, dtype=np.int64)
     XT = np.empty((d, CHUNK + 8))
     D64 = np.empty((4, CHUNK))
     f = np.empty((4, CHUNK))
@@ -658,38 +695,21 @@ def lloyd_shadow_blocks(b0, b1, block, XS, XD, XT32, rn, w, centers, fresh, labe
         hi = min(n, (b + 1) * block)
         for start in range(b * block, hi, SC):
             m = min(SC, hi - start)
-            if usable:
+            lab = labels[start:start + m]
+            if ea < np.inf:
                 _scores32(XT32, start, m, M2s, cns, D, best, second, pick)
-                # the margin each row's scores must show, and whether any row of the
-                # chunk needs more than a look (most chunks of a settling fit do not):
-                # one vectorised loop, without a branch per row
-                work = 0
-                for r in range(m):
-                    e = kf * (top + 2.0 * rn[start + r] * sq) + eabs
-                    g = (np.float64(second[r]) - np.float64(best[r])) - 2.0 * e
-                    gap[r] = g
-                    work += 0 if g > 0.0 and np.float32(labels[start + r]) == pick[r] else 1
-                if work == 0 and not fresh:
-                    continue
-            else:
-                for r in range(m):
-                    gap[r] = -1.0
-                    pick[r] = np.float32(0.0)
-            n_pend = np.int64(0)  # not a literal 0: see _settle
+            n_chg, n_bad = _decide(m, best, second, pick, rn[start:start + m], lab, ea, eb,
+                                   newl)
+            if n_chg == 0 and n_bad == 0 and not fresh:
+                continue  # most chunks of a settling fit
             if fresh:
                 for r in range(m):
+                    am = newl[r]
+                    if am < 0:
+                        continue  # settled below
                     i = start + r
-                    if not gap[r] > 0.0:  # NaN too
-                        pend[n_pend] = i
-                        n_pend += 1
-                        continue
-                    am = np.int32(pick[r])
-                    old = labels[i]
                     # written out, not a call per row (which would take and drop
-                    # references to the arrays on every row); _place for the few rows
-                    # settled below
-                    labels[i] = am
-                    ch += 1 if old != am else 0
+                    # references to the arrays on every row)
                     wi = w[i] if has_w else 1.0
                     cnt[am] += wi
                     num[am] += 1 if wi > 0 else 0
@@ -699,29 +719,27 @@ def lloyd_shadow_blocks(b0, b1, block, XS, XD, XT32, rn, w, centers, fresh, labe
                     else:
                         for j in range(d):
                             S[am, j] += wi * XS[i, j]
-            else:
-                # Without a branch per row: the rows to settle and the rows that change
-                # cluster are listed (written always, counted when they are), and the
-                # changed rows are moved in a loop of their own.  A branch on a change
-                # mispredicts, and a row read after each misprediction waits for memory
-                # alone; listed, the reads of many rows overlap.
-                n_chg = np.int64(0)
-                for r in range(m):
+            elif n_chg > 0:
+                # The rows that change cluster, listed without a branch per row (a row's
+                # outcome is unpredictable), their float64 rows asked for all at once (a
+                # sparse, irregular subset that the hardware prefetchers do not follow),
+                # then moved.
+                n_list = _changed(m, newl, lab, rows)
+                for t in range(n_list):
+                    i = start + rows[t]
+                    if f64:
+                        for j in range(0, d, 8):
+                            prefetch(XD, i, j)
+                        prefetch(XD, i, d - 1)
+                    else:
+                        for j in range(0, d, 16):
+                            prefetch(XS, i, j)
+                        prefetch(XS, i, d - 1)
+                for t in range(n_list):
+                    r = rows[t]
                     i = start + r
-                    ok = gap[r] > 0.0  # False for NaN too
-                    old = labels[i]
-                    am = np.int32(pick[r]) if ok else old
-                    pend[n_pend] = i
-                    n_pend += 0 if ok else 1
-                    labels[i] = am
-                    chg[n_chg] = i
-                    olds[n_chg] = old
-                    n_chg += 1 if am != old else 0
-                ch += n_chg
-                for t in range(n_chg):
-                    i = chg[t]
-                    old = olds[t]
-                    am = labels[i]
+                    old = lab[r]
+                    am = newl[r]
                     wi = w[i] if has_w else 1.0
                     if f64:
                         for j in range(d):
@@ -736,13 +754,23 @@ def lloyd_shadow_blocks(b0, b1, block, XS, XD, XT32, rn, w, centers, fresh, labe
                     num[old] -= pos
                     cnt[am] += wi
                     num[am] += pos
+            ch += n_chg
+            for r in range(m):  # the new labels; the rows to settle keep theirs for now
+                v = newl[r]
+                lab[r] = v if v >= 0 else -2 - v
+            if n_bad == 0:
+                continue
+            n_pend = np.int64(0)  # not a literal 0: see _settle
+            for r in range(m):
+                rows[n_pend] = start + r
+                n_pend += 1 if newl[r] < 0 else 0
             settled += n_pend
             for p0 in range(0, n_pend, CHUNK):
                 mm = min(CHUNK, n_pend - p0)
-                _transpose(XS, XD, pend[p0:p0 + mm], np.int64(0), mm, XT)
+                _transpose(XS, XD, rows[p0:p0 + mm], np.int64(0), mm, XT)
                 _scores(XT, mm, M2, cn, D64, best64, second64, pick64, xx)
                 for r in range(mm):
-                    ch += _place(XS, XD, w, has_w, f64, fresh, pend[p0 + r],
+                    ch += _place(XS, XD, w, has_w, f64, fresh, rows[p0 + r],
                                  np.int32(pick64[r]), labels, cnt, num, S)
         _close_block(b, cnt, num, S, p_cnt, p_num, p_sum)
         p_ch[b] = ch
@@ -774,7 +802,10 @@ def _place(XS, XD, w, has_w, f64, fresh, i, am, labels, cnt, num, S):
 
 
 SHADOW_SIGNATURE = (INT, INT, INT, *data(layout="C"), array(F32, 2, layout="C"), rw(1))
-# the copy C-contiguous: its rows' slices are then known to be unit-stride vectors
+# the copy, its row norms and the labels C-contiguous (as the pass's owner makes them):
+# their slices are then known to be unit-stride vectors, which _decide's loop needs
 LLOYD_SHADOW_SIGNATURE = (INT, INT, INT, *data(layout="C"),
-                          array(F32, 2, readonly=True, layout="C"), ro(1), ro(1), ro(2), BOOL,
-                          rw(1, I32), rw(2), rw(2, I64), rw(3), rw(1, I64), rw(1, I64))
+                          array(F32, 2, readonly=True, layout="C"),
+                          array(F64, 1, readonly=True, layout="C"), ro(1), ro(2), BOOL,
+                          array(I32, 1, layout="C"), rw(2), rw(2, I64), rw(3), rw(1, I64),
+                          rw(1, I64))
