@@ -61,6 +61,7 @@ def items():
         "shadow Lloyd pass": (kk.lloyd_shadow_blocks, kk.LLOYD_SHADOW_SIGNATURE, 1.5),
         "float32 copy": (kk.shadow_blocks, kk.SHADOW_SIGNATURE, 0.4),
         "column moments": (kk.moment_blocks, kk.MOMENT_SIGNATURE, 0.8),
+        "inertia": (kk.inertia_blocks, kk.INERTIA_SIGNATURE, 0.3),
         "binomial pass": (kb.binomial_blocks, kb.PASS_SIGNATURE, 0.9),
         "binomial rows": (kb.binomial_rows_blocks, kb.PASS_SIGNATURE, 0.7),
         "binomial coefficients": (kb.coef_blocks, kb.COEF_SIGNATURE, 0.5),

@@ -396,6 +396,17 @@ def lloyd_pass(X, w, centers, labels, block):
             int(sum_blocks(p_ch)))
 
 
+def inertia(X, w, centers, labels, block):
+    """Sum of w_i ||x_i - centers[labels_i]||^2 (float64 differences), blocks added in a
+    fixed order."""
+    X = np.ascontiguousarray(X)
+    nb = (X.shape[0] + block - 1) // block
+    p_in = np.zeros(nb)
+    run_blocks(prepared(_kk.inertia_blocks, _kk.INERTIA_SIGNATURE), nb, block, *slots(X), w,
+               centers, labels, p_in)
+    return float(sum_blocks(p_in))
+
+
 class LloydBounds:
     """What a bounded Lloyd run (``_kk.lloyd_bounded_blocks``) keeps from pass to pass:
     labels, per-row lower bounds on the distance to other centres (n,), and per-block

@@ -33,7 +33,7 @@ import numpy as np
 from ._base import BaseEstimator, TransformerOutput
 from ._em import run_interruptibly
 from ._passes import (KMeansShadow, LloydBounds, LloydShadow, block_rows, check_finite,
-                      column_moments, kmeanspp, lloyd_pass)
+                      column_moments, inertia, kmeanspp, lloyd_pass)
 from ._validation import (
     EMPTY_F64,
     as_float_array,
@@ -234,9 +234,7 @@ class KMeans(TransformerOutput, BaseEstimator):
         labels = state.labels
         if not strict:  # the labels of the final centres
             state.step(X, w, centers, shift, half)
-        dist = _sq_distances_to(X, centers, labels)
-        inertia = float(dist.sum() if not w.shape[0] else w @ dist)
-        return centers, labels, inertia, it
+        return centers, labels, inertia(X, w, centers, labels, block), it
 
     @staticmethod
     def _relocate(X, w, old, labels, cnt, sums, empty):
@@ -292,11 +290,13 @@ class KMeans(TransformerOutput, BaseEstimator):
             raise ValueError(f"init must be one of {INITS} or an array; got {self.init!r}")
         if X.shape[0] < k:
             raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={k}")
-        # scikit-learn's scale: the mean of the columns' (unweighted) variances; the
-        # compiled two-pass moments need no (n, d) temporary, as np.var would
-        scale = float(np.mean(column_moments(X, EMPTY_F64, block_rows(X.shape[0], k,
-                                                                     X.shape[1], 0))[1]))
-        tol_abs = tol * scale
+        # scikit-learn's scale: the mean of the columns' (unweighted) variances (none for
+        # tol=0, as there); the compiled two-pass moments need no (n, d) temporary, as
+        # np.var would
+        tol_abs = 0.0
+        if tol > 0:
+            tol_abs = tol * float(np.mean(column_moments(
+                X, EMPTY_F64, block_rows(X.shape[0], k, X.shape[1], 0))[1]))
 
         shadow = None  # (its centre numbers are float32 in the scores: exact below 2**24)
         if 4 * X.shape[0] * X.shape[1] <= _SHADOW_MAX_BYTES and k < 2**24:
@@ -314,10 +314,10 @@ class KMeans(TransformerOutput, BaseEstimator):
                     best = result
             return best
 
-        centers, labels, inertia, n_iter = run_interruptibly(runs)
+        centers, labels, total, n_iter = run_interruptibly(runs)
         self.cluster_centers_ = centers.astype(X.dtype)
         self.labels_ = labels.astype(np.int32)
-        self.inertia_ = inertia
+        self.inertia_ = total
         self.n_iter_ = int(n_iter)
         self.n_features_in_ = X.shape[1]
         set_feature_names(self, columns)
@@ -381,8 +381,8 @@ class KMeans(TransformerOutput, BaseEstimator):
         centers = self._centers()
         X = _check_X(X, centers.shape[1], self)
         w = check_sample_weight(sample_weight, X.shape[0], scale=False)
-        dist = _sq_distances_to(X, centers, _nearest(X, centers))
-        return -float(dist.sum() if not w.shape[0] else w @ dist)
+        return -inertia(X, w, centers, _nearest(X, centers), block_rows(X.shape[0],
+                                                                          *centers.shape, 0))
 
     def save(self, path):
         """Write this model to ``path`` as JSON (``fastem.load`` reads it)."""

@@ -430,6 +430,35 @@ LLOYD_BOUNDED_SIGNATURE = (INT, INT, INT, *data(layout="C"), ro(1), ro(2), ro(1)
 
 
 @kernel
+def inertia_blocks(b0, b1, block, XS, XD, w, centers, labels, p_in):
+    """Row blocks b0..b1: block b's sum of w_i ||x_i - centers[labels_i]||^2 into
+    ``p_in[b]``, from the differences in float64 (as scikit-learn's inertia)."""
+    n = max(XS.shape[0], XD.shape[0])
+    d = centers.shape[1]
+    has_w = w.shape[0] > 0
+    f64 = XD.shape[0] > 0
+    C = np.ascontiguousarray(centers)
+    for b in range(b0, b1):
+        tot = 0.0
+        for i in range(b * block, min(n, (b + 1) * block)):
+            a = labels[i]
+            t = 0.0
+            if f64:
+                for j in range(d):
+                    v = XD[i, j] - C[a, j]
+                    t += v * v
+            else:
+                for j in range(d):
+                    v = np.float64(XS[i, j]) - C[a, j]
+                    t += v * v
+            tot += (w[i] if has_w else 1.0) * t
+        p_in[b] = tot
+
+
+INERTIA_SIGNATURE = (INT, INT, INT, *data(layout="C"), ro(1), ro(2), ro(1, I32), rw(1))
+
+
+@kernel
 def moment_blocks(b0, b1, block, XS, XD, w, mean, p, pw):
     """Row blocks b0..b1: with ``mean`` empty, block b adds its weighted column sums into
     p[b] (d,) and its weight into pw[b]; otherwise its weighted squared deviations from
