@@ -331,6 +331,28 @@ def _check_bounded_pass(state, X, w, centers):
     assert np.all(cnt[want_cnt == 0] == 0) and np.all(sums[want_cnt == 0] == 0)
 
 
+def test_float32_copy_and_row_norm_bounds(dtype):
+    """The shadow copy is X transposed and rounded to float32, over blocks that do not
+    divide the rows; each row's norm bound is at least its float64 norm and within 1e-12
+    of it, and inf for a row with a value beyond 2**60."""
+    rng = np.random.default_rng(13)
+    X = rng.normal(size=(101, 5)) * np.logspace(-30, 30, 101)[:, None]
+    X[7, 2] = 2.0**61
+    X[9, 0] = -(2.0**61)
+    if dtype == np.float64:
+        X[11, 4] = 1e300
+    X = X.astype(dtype)
+    sh = kk.KMeansShadow(X, 16)
+    with np.errstate(over="ignore"):  # 1e300: inf in float32 and squared
+        np.testing.assert_array_equal(sh.XT32, X.T.astype(np.float32))
+        norm = np.sqrt((X.astype(np.float64) ** 2).sum(axis=1))
+    far = np.abs(X.astype(np.float64)).max(axis=1) > 2.0**60
+    assert far[[7, 9]].all() and 10 < far.sum() < 60  # the construction: both kinds
+    assert np.all(np.isinf(sh.rn[far]))
+    assert np.all(sh.rn[~far] >= norm[~far])
+    np.testing.assert_allclose(sh.rn[~far], norm[~far], rtol=1e-12)
+
+
 @pytest.mark.parametrize("weighted", [False, True])
 def test_inertia_pass_matches_reference(dtype, weighted):
     """The inertia of given labels (not necessarily the nearest centres), over blocks
