@@ -51,7 +51,7 @@ def items():
     out.update({
         "gaussian pass": (kg.gauss_pass_blocks, kg.PASS_SIGNATURE, 1.0),
         "gaussian rows": (kg.gauss_rows_blocks, kg.PASS_SIGNATURE, 0.8),
-        "finite check": (kg.check_finite, kg.CHECK_SIGNATURE, 0.3),
+        "finite check": (kg.finite_blocks, kg.CHECK_SIGNATURE, 0.3),
         "missing-data pass": (kgm.missing_blocks, kgm.MISSING_SIGNATURE, 8.0),
         "missing-data check": (kgm.check_missing, kgm.CHECK_SIGNATURE, 0.3),
         "missing-data patterns": (kgm.group_rows, kgm.GROUP_SIGNATURE, 0.4),

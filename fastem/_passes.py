@@ -273,9 +273,19 @@ def gauss_rows(X, log_weights, means, prec, log_det, full, out_ll, out_resp, out
 
 
 def check_finite(X):
-    """First (row, col) of X holding NaN or infinity, or (-1, -1)."""
-    i, j = prepared(_kg.check_finite, _kg.CHECK_SIGNATURE)(*slots(X))
-    return int(i), int(j)
+    """First (row, col) of X holding NaN or infinity, or (-1, -1); one parallel read."""
+    n = X.shape[0]
+    if n == 0 or X.shape[1] == 0:
+        return -1, -1
+    block = max(4096, (n + 127) // 128)
+    nb = (n + block - 1) // block
+    p_at = np.empty(nb, dtype=np.int64)
+    run_blocks(prepared(_kg.finite_blocks, _kg.CHECK_SIGNATURE), nb, block, *slots(X), p_at)
+    bad = p_at[p_at >= 0]
+    if not bad.shape[0]:
+        return -1, -1
+    i = int(bad[0])  # the blocks in row order: the first one's row is the first
+    return i, int(np.flatnonzero(~np.isfinite(X[i]))[0])
 
 
 # --------------------------------------------------------------------------- k-means

@@ -130,9 +130,9 @@ def test_is_cached_sees_the_index(tmp_path):
     from fastem._kernels import gaussian as kg
     from fastem._kernels._jit import prepared
 
-    prepared(kg.check_finite, kg.CHECK_SIGNATURE)
-    assert _compile.is_cached(kg.check_finite, kg.CHECK_SIGNATURE)
-    assert not _compile.is_cached(kg.check_finite, (kg.CHECK_SIGNATURE[0],))
+    prepared(kg.finite_blocks, kg.CHECK_SIGNATURE)
+    assert _compile.is_cached(kg.finite_blocks, kg.CHECK_SIGNATURE)
+    assert not _compile.is_cached(kg.finite_blocks, (kg.CHECK_SIGNATURE[0],))
 
 
 @pytest.mark.parametrize("bad", [object(), None])

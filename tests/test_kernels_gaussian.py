@@ -331,6 +331,26 @@ def _check_bounded_pass(state, X, w, centers):
     assert np.all(cnt[want_cnt == 0] == 0) and np.all(sums[want_cnt == 0] == 0)
 
 
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_finite_check_finds_the_first_bad_cell(dtype, order):
+    """The first NaN or infinite cell in row-major order, over many blocks (9000 rows:
+    blocks of 4096), in any layout; (-1, -1) for finite data, huge and tiny values
+    included."""
+    rng = np.random.default_rng(14)
+    X = rng.normal(size=(9000, 3)).astype(dtype)
+    X[5, 0] = np.finfo(dtype).max
+    X[6, 1] = np.finfo(dtype).tiny / 2  # subnormal
+    X[7, 2] = -np.finfo(dtype).max
+    assert kk.check_finite(np.asarray(X, order=order)) == (-1, -1)
+    for cells in ([(8999, 2)], [(4100, 1), (8000, 0)], [(4096, 2), (4096, 0)],
+                  [(3, 1), (4095, 2)]):
+        Y = X.copy()
+        for (i, j), v in zip(cells, [np.nan, np.inf, -np.inf]):
+            Y[i, j] = v
+        want = tuple(int(a) for a in np.argwhere(~np.isfinite(Y))[0])
+        assert kk.check_finite(np.asarray(Y, order=order)) == want
+
+
 def test_float32_copy_and_row_norm_bounds(dtype):
     """The shadow copy is X transposed and rounded to float32, over blocks that do not
     divide the rows; each row's norm bound is at least its float64 norm and within 1e-12

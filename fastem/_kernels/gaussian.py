@@ -713,20 +713,28 @@ def gauss_rows_blocks(b0, b1, block, XS, XD, w, log_weights, means, prec, log_de
 
 
 @kernel
-def check_finite(XS, XD):
-    """First (row, col) of the data (float32 ``XS`` or float64 ``XD``, the other empty)
-    holding NaN or infinity, or (-1, -1)."""
-    if XD.shape[0] > 0:
-        for i in range(XD.shape[0]):
-            for j in range(XD.shape[1]):
-                if not math.isfinite(XD[i, j]):
-                    return i, j
-    else:
-        for i in range(XS.shape[0]):
-            for j in range(XS.shape[1]):
-                if not math.isfinite(XS[i, j]):
-                    return i, j
-    return -1, -1
+def finite_blocks(b0, b1, block, XS, XD, p_at):
+    """Row blocks b0..b1 of the data (float32 ``XS`` or float64 ``XD``, the other empty):
+    ``p_at[b]`` = the first row of block b holding NaN or infinity, or -1.  A row's cells
+    are multiplied by 0 and added (NaN exactly when one is NaN or infinite; the fastmath
+    flags keep NaN and infinity, so x * 0 is not folded to 0), without a branch per cell:
+    the loop vectorises."""
+    n = max(XS.shape[0], XD.shape[0])
+    d = max(XS.shape[1], XD.shape[1])
+    f64 = XD.shape[0] > 0
+    for b in range(b0, b1):
+        p_at[b] = -1
+        for i in range(b * block, min(n, (b + 1) * block)):
+            s = 0.0
+            if f64:
+                for j in range(d):
+                    s += XD[i, j] * 0.0
+            else:
+                for j in range(d):
+                    s += np.float64(XS[i, j]) * 0.0
+            if s != 0.0:
+                p_at[b] = i
+                break
 
 
-CHECK_SIGNATURE = data()
+CHECK_SIGNATURE = (INT, INT, INT, *data(), rw(1, I64))
