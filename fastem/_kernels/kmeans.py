@@ -736,6 +736,7 @@ def lloyd_shadow_blocks(b0, b1, block, XS, XD, XT32, rn, w, centers, fresh, labe
                     am = newl[r]
                     if am < 0:
                         continue  # settled below
+                    lab[r] = am
                     i = start + r
                     # written out, not a call per row (which would take and drop
                     # references to the arrays on every row)
@@ -783,10 +784,10 @@ def lloyd_shadow_blocks(b0, b1, block, XS, XD, XT32, rn, w, centers, fresh, labe
                     num[old] -= pos
                     cnt[am] += wi
                     num[am] += pos
+                for t in range(n_list):  # only the changed labels are written
+                    r = rows[t]
+                    lab[r] = newl[r]
             ch += n_chg
-            for r in range(m):  # the new labels; the rows to settle keep theirs for now
-                v = newl[r]
-                lab[r] = v if v >= 0 else -2 - v
             if n_bad == 0:
                 continue
             n_pend = np.int64(0)  # not a literal 0: see _settle
