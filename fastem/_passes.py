@@ -483,14 +483,16 @@ class LloydShadow(LloydBounds):
     def __init__(self, shadow, n, k, d, block):
         super().__init__(n, k, d, block)
         self.shadow = shadow
+        self.backward = False
 
     def step(self, X, w, centers, shift=None, half_sep=None):
         X = np.ascontiguousarray(X)
         nb = self.p_ch.shape[0]
         run_blocks(prepared(_kk.lloyd_shadow_blocks, _kk.LLOYD_SHADOW_SIGNATURE), nb,
                    self.block, *slots(X), self.shadow.XT32, self.shadow.rn, w, centers,
-                   self.fresh, self.labels, self.p_cnt, self.p_num, self.p_sum, self.p_ch,
-                   self.p_set)
+                   self.fresh, self.backward, self.labels, self.p_cnt, self.p_num,
+                   self.p_sum, self.p_ch, self.p_set)
+        self.backward = not self.backward
         return self._totals()
 
 

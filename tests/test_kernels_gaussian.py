@@ -331,6 +331,49 @@ def _check_bounded_pass(state, X, w, centers):
     assert np.all(cnt[want_cnt == 0] == 0) and np.all(sums[want_cnt == 0] == 0)
 
 
+@pytest.mark.parametrize("k", [1, 3, 8, 11, 16, 19])
+@pytest.mark.parametrize("d,m", [(1, 16), (3, 37), (16, 512), (5, 200)])
+def test_float32_scores_match_reference(k, d, m):
+    """The shadow pass's float32 scores (16 rows at a time in vector code, the last
+    m % 16 through scratch, centres 8 at a time and the rest one by one): the least and
+    second least of ||c||^2 - 2 x.c within float32 rounding of the float64 values, and
+    the first centre of the least wherever the float64 gap is beyond that rounding; of
+    two equal centres the first is picked, the second least then equal to the least;
+    nothing written past the chunk's last group of 16 rows."""
+    from fastem._kernels import kmeans as km
+
+    rng = np.random.default_rng(15 + k + d)
+    n = m + 21
+    XT = rng.normal(size=(d, n)).astype(np.float32)
+    C = rng.normal(size=(k, d))
+    if k > 1:
+        C[k - 1] = C[0]  # a tie: the first of the two is the pick, the gap 0
+    M2 = (-2 * C).astype(np.float32)
+    cn = (C ** 2).sum(axis=1).astype(np.float32)
+    lo = 5
+    XT[:, lo + m - 1] = C[0]  # a row at centre 0 (the last row: in the scratch if any)
+    best, second, pick = (np.full(512, np.nan, dtype=np.float32) for _ in range(3))
+    T = np.empty((d, 16), dtype=np.float32)
+    km._scores32(XT, lo, m, M2, cn, T, best, second, pick)
+    S = cn.astype(np.float64)[None, :] + XT[:, lo:lo + m].T.astype(np.float64) @ M2.T.astype(
+        np.float64)
+    srt = np.sort(S, axis=1)
+    tol = 1e-5 * (1 + np.abs(S).max(axis=1))
+    assert np.all(np.abs(best[:m] - srt[:, 0]) <= tol)
+    if k > 1:
+        assert np.all(np.abs(second[:m] - srt[:, 1]) <= tol)
+        # the tie of centres 0 and k - 1: where it is the least, centre 0 is the pick
+        # and the second least equals the least
+        assert np.all(pick[:m] != k - 1)
+        at0 = pick[:m] == 0
+        assert at0.any() and np.all(best[:m][at0] == second[:m][at0])
+    else:
+        assert np.all(np.isinf(second[:m]))
+    clear = (srt[:, 1] - srt[:, 0] > 2 * tol) if k > 1 else np.ones(m, dtype=bool)
+    np.testing.assert_array_equal(pick[:m][clear], S.argmin(axis=1)[clear])
+    assert np.all(np.isnan(best[m:]) | (np.arange(m, 512) < m + (-m) % 16))
+
+
 @pytest.mark.parametrize("order", ["C", "F"])
 def test_finite_check_finds_the_first_bad_cell(dtype, order):
     """The first NaN or infinite cell in row-major order, over many blocks (9000 rows:

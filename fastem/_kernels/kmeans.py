@@ -12,6 +12,7 @@ that one compiled kernel serves both dtypes; see ``_jit``.
 import numpy as np
 
 from ._jit import BOOL, F32, F64, I32, I64, INT, array, data, kernel, prefetch, ro, rw
+from ._simd import LANES, score_rows
 
 # Rows per chunk here, half the EM kernels' (_common.CHUNK): the bounded pass's transposed
 # rows (d, 2 CHUNK), its scores and bounds then stay in a 32 KiB L1 at d = 16.  At (1e6,
@@ -548,94 +549,23 @@ def shadow_blocks(b0, b1, block, XS, XD, XT32, rn):
             rn[i] = np.sqrt(t) * (1.0 + 2.0**-40) if big <= 2.0**60 else np.inf
 
 
-@kernel(inline="always")
-def _four(M, c, j):
-    """M[c, j:j + 4] as four scalars (a tile's coefficients, loaded once per tile)."""
-    return M[c, j], M[c, j + 1], M[c, j + 2], M[c, j + 3]
-
-
 @kernel
-def _scores32(XT32, lo, m, M2, cn, D, best, second, pick):
+def _scores32(XT32, lo, m, M2, cn, T, best, second, pick):
     """``_scores`` in float32 for the rows lo..lo+m of the transposed copy ``XT32``: the
     least and second least of ||c||^2 - 2 x.c (``M2`` = -2 c (k, d), ``cn`` ||c||^2,
-    float32) and the first centre attaining the least.  Centres go 8 at a time and
-    features 4 at a time (32 products per load of four rows; float32 vectors have room
-    for the coefficients); ``D`` (8, SHADOW_CHUNK) float32 scratch."""
-    k, d = M2.shape
-    d4 = d - d % 4
-    inf = np.float32(np.inf)
-    for r in range(m):
-        best[r] = inf
-        second[r] = inf
-        pick[r] = np.float32(0.0)
-    for c0 in range(0, k, 8):
-        q = min(8, k - c0)
-        if q == 8:
-            for c in range(8):
-                v = cn[c0 + c]
-                Dc = D[c]
-                for r in range(m):
-                    Dc[r] = v
-            for j0 in range(0, d4, 4):
-                X0 = XT32[j0, lo:lo + m]
-                X1 = XT32[j0 + 1, lo:lo + m]
-                X2 = XT32[j0 + 2, lo:lo + m]
-                X3 = XT32[j0 + 3, lo:lo + m]
-                g00, g01, g02, g03 = _four(M2, c0, j0)
-                g10, g11, g12, g13 = _four(M2, c0 + 1, j0)
-                g20, g21, g22, g23 = _four(M2, c0 + 2, j0)
-                g30, g31, g32, g33 = _four(M2, c0 + 3, j0)
-                g40, g41, g42, g43 = _four(M2, c0 + 4, j0)
-                g50, g51, g52, g53 = _four(M2, c0 + 5, j0)
-                g60, g61, g62, g63 = _four(M2, c0 + 6, j0)
-                g70, g71, g72, g73 = _four(M2, c0 + 7, j0)
-                D0, D1, D2, D3, D4, D5, D6, D7 = D[0], D[1], D[2], D[3], D[4], D[5], D[6], D[7]
-                for r in range(m):
-                    x0 = X0[r]
-                    x1 = X1[r]
-                    x2 = X2[r]
-                    x3 = X3[r]
-                    D0[r] += x0 * g00 + x1 * g01 + x2 * g02 + x3 * g03
-                    D1[r] += x0 * g10 + x1 * g11 + x2 * g12 + x3 * g13
-                    D2[r] += x0 * g20 + x1 * g21 + x2 * g22 + x3 * g23
-                    D3[r] += x0 * g30 + x1 * g31 + x2 * g32 + x3 * g33
-                    D4[r] += x0 * g40 + x1 * g41 + x2 * g42 + x3 * g43
-                    D5[r] += x0 * g50 + x1 * g51 + x2 * g52 + x3 * g53
-                    D6[r] += x0 * g60 + x1 * g61 + x2 * g62 + x3 * g63
-                    D7[r] += x0 * g70 + x1 * g71 + x2 * g72 + x3 * g73
-            for j in range(d4, d):
-                Xj = XT32[j, lo:lo + m]
-                for c in range(8):
-                    g = M2[c0 + c, j]
-                    Dc = D[c]
-                    for r in range(m):
-                        Dc[r] += Xj[r] * g
-        else:
-            for c in range(q):
-                v = cn[c0 + c]
-                Dc = D[c]
-                for r in range(m):
-                    Dc[r] = v
-                for j in range(d):
-                    Xj = XT32[j, lo:lo + m]
-                    g = M2[c0 + c, j]
-                    for r in range(m):
-                        Dc[r] += Xj[r] * g
-            for c in range(q, 8):
-                Dc = D[c]
-                for r in range(m):
-                    Dc[r] = inf
-        f0 = np.float32(c0)
-        one = np.float32(1.0)
-        for r in range(m):  # read once, compared, written once (see _scores)
-            b, s, p = _take(D[0, r], f0, best[r], second[r], pick[r])
-            b, s, p = _take(D[1, r], f0 + one, b, s, p)
-            b, s, p = _take(D[2, r], f0 + 2 * one, b, s, p)
-            b, s, p = _take(D[3, r], f0 + 3 * one, b, s, p)
-            b, s, p = _take(D[4, r], f0 + 4 * one, b, s, p)
-            b, s, p = _take(D[5, r], f0 + 5 * one, b, s, p)
-            b, s, p = _take(D[6, r], f0 + 6 * one, b, s, p)
-            best[r], second[r], pick[r] = _take(D[7, r], f0 + 7 * one, b, s, p)
+    float32) and the first centre attaining the least, 16 rows at a time in registers
+    (``_simd.score_rows``); the last m % 16 rows through ``T`` (d, 16) float32 scratch,
+    zero-padded (the vector code reads whole groups of 16 rows)."""
+    full = m - m % LANES
+    for r0 in range(0, full, LANES):
+        score_rows(XT32, lo + r0, M2, cn, best, second, pick, r0)
+    if full < m:
+        d = XT32.shape[0]
+        t = m - full
+        for j in range(d):
+            for r in range(LANES):
+                T[j, r] = XT32[j, lo + full + r] if r < t else np.float32(0.0)
+        score_rows(T, 0, M2, cn, best, second, pick, full)
 
 
 @kernel
@@ -675,8 +605,8 @@ def _changed(m, newl, lab, rows):
 
 
 @kernel
-def lloyd_shadow_blocks(b0, b1, block, XS, XD, XT32, rn, w, centers, fresh, labels, p_cnt,
-                        p_num, p_sum, p_ch, p_set):
+def lloyd_shadow_blocks(b0, b1, block, XS, XD, XT32, rn, w, centers, fresh, backward,
+                        labels, p_cnt, p_num, p_sum, p_ch, p_set):
     """Row blocks b0..b1 of a Lloyd pass from the float32 copy ``XT32`` (d, n) with row
     norm bounds ``rn`` (n,) (``shadow_blocks``): every row goes to its nearest centre, as
     in ``lloyd_blocks``, proved from float32 scores or else found from float64 ones.  The
@@ -705,7 +635,7 @@ def lloyd_shadow_blocks(b0, b1, block, XS, XD, XT32, rn, w, centers, fresh, labe
     ea = 2.0 * (kf * top + eabs) if top <= _SHADOW_HUGE else np.inf
     eb = 4.0 * kf * sq
     SC = SHADOW_CHUNK
-    D = np.empty((8, SC), dtype=np.float32)
+    T = np.empty((d, LANES), dtype=np.float32)
     f32 = np.zeros((3, SC), dtype=np.float32)  # as they stay when no float32 scores are made
     best, second, pick = f32[0], f32[1], f32[2]
     newl = np.empty(SC, dtype=np.int32)
@@ -717,7 +647,8 @@ def lloyd_shadow_blocks(b0, b1, block, XS, XD, XT32, rn, w, centers, fresh, labe
     cnt = np.empty(k)
     num = np.empty(k, dtype=np.int64)
     S = np.empty((k, d))
-    for b in range(b0, b1):
+    for bi in range(b0, b1):
+        b = b0 + b1 - 1 - bi if backward else bi
         _open_block(fresh, b, p_cnt, p_num, p_sum, cnt, num, S)
         ch = 0
         settled = 0
@@ -726,7 +657,7 @@ def lloyd_shadow_blocks(b0, b1, block, XS, XD, XT32, rn, w, centers, fresh, labe
             m = min(SC, hi - start)
             lab = labels[start:start + m]
             if ea < np.inf:
-                _scores32(XT32, start, m, M2s, cns, D, best, second, pick)
+                _scores32(XT32, start, m, M2s, cns, T, best, second, pick)
             n_chg, n_bad = _decide(m, best, second, pick, rn[start:start + m], lab, ea, eb,
                                    newl)
             if n_chg == 0 and n_bad == 0 and not fresh:
@@ -836,6 +767,6 @@ SHADOW_SIGNATURE = (INT, INT, INT, *data(layout="C"), array(F32, 2, layout="C"),
 # their slices are then known to be unit-stride vectors, which _decide's loop needs
 LLOYD_SHADOW_SIGNATURE = (INT, INT, INT, *data(layout="C"),
                           array(F32, 2, readonly=True, layout="C"),
-                          array(F64, 1, readonly=True, layout="C"), ro(1), ro(2), BOOL,
+                          array(F64, 1, readonly=True, layout="C"), ro(1), ro(2), BOOL, BOOL,
                           array(I32, 1, layout="C"), rw(2), rw(2, I64), rw(3), rw(1, I64),
                           rw(1, I64))
