@@ -354,7 +354,10 @@ def test_float32_scores_match_reference(k, d, m):
     XT[:, lo + m - 1] = C[0]  # a row at centre 0 (the last row: in the scratch if any)
     best, second, pick = (np.full(512, np.nan, dtype=np.float32) for _ in range(3))
     T = np.empty((d, 16), dtype=np.float32)
-    km._scores32(XT, lo, m, M2, cn, T, best, second, pick)
+    # the next chunk's rows asked for too, up to and past the end of the data (a hint:
+    # none beyond the last row is asked for)
+    km._scores32(XT, lo, m, M2, cn, T, best, second, pick, lo + m, np.zeros(n),
+                 np.zeros(n, dtype=np.int32))
     S = cn.astype(np.float64)[None, :] + XT[:, lo:lo + m].T.astype(np.float64) @ M2.T.astype(
         np.float64)
     srt = np.sort(S, axis=1)

@@ -222,8 +222,8 @@ NONE = numba.types.none
 
 # --------------------------------------------------------------------------- memory hints
 def _prefetch_typer(typingctx, a, i, j):
-    """``prefetch(a, i, j)``: ask for the cache line of ``a[i, j]`` (2-D ``a``) to be brought
-    toward the core (LLVM's prefetch, a read, locality 1: into the L2 cache; a hint, so it
+    """``prefetch(a, i, j)``: ask for the cache line of ``a[i, j]`` (2-D ``a``; ``a[i]`` for a
+    1-D ``a``, j ignored) to be brought toward the core (LLVM's prefetch, a read, locality 1: into the L2 cache; a hint, so it
     never faults and is never a bounds error, whatever the index).
 
     Why: a Lloyd pass reads the float64 rows of the rows that changed cluster, a sparse,
@@ -231,7 +231,7 @@ def _prefetch_typer(typingctx, a, i, j):
     chunk's rows at once lets their misses overlap.  Locality 1 (the L2 cache), not 3:
     on a Zen 4 core, a burst of L1 prefetches changed nothing (the L1's few miss buffers
     are full after the first rows), L2 prefetches halved the rows' cost."""
-    if not (isinstance(a, numba.types.Array) and a.ndim == 2
+    if not (isinstance(a, numba.types.Array) and a.ndim in (1, 2)
             and isinstance(i, numba.types.Integer) and isinstance(j, numba.types.Integer)):
         return None
 
@@ -239,7 +239,7 @@ def _prefetch_typer(typingctx, a, i, j):
         aryty = signature.args[0]
         ary = context.make_array(aryty)(context, builder, args[0])
         idx = [context.cast(builder, v, t, numba.types.intp)
-               for v, t in zip(args[1:], signature.args[1:])]
+               for v, t in zip(args[1:], signature.args[1:])][:aryty.ndim]
         ptr = cgutils.get_item_pointer(context, builder, aryty, ary, idx)
         i8p = ir.IntType(8).as_pointer()
         i32 = ir.IntType(32)

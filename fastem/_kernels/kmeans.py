@@ -550,17 +550,30 @@ def shadow_blocks(b0, b1, block, XS, XD, XT32, rn):
 
 
 @kernel
-def _scores32(XT32, lo, m, M2, cn, T, best, second, pick):
+def _scores32(XT32, lo, m, M2, cn, T, best, second, pick, nxt, rn, labels):
     """``_scores`` in float32 for the rows lo..lo+m of the transposed copy ``XT32``: the
     least and second least of ||c||^2 - 2 x.c (``M2`` = -2 c (k, d), ``cn`` ||c||^2,
     float32) and the first centre attaining the least, 16 rows at a time in registers
     (``_simd.score_rows``); the last m % 16 rows through ``T`` (d, 16) float32 scratch,
-    zero-padded (the vector code reads whole groups of 16 rows)."""
+    zero-padded (the vector code reads whole groups of 16 rows).
+
+    With each group of 16 rows, the same rows of the next chunk (from row ``nxt``, none
+    when nxt < 0) are asked for: their copy, row norm bounds and labels.  The hardware
+    prefetchers lose these streams (each a few KiB per chunk, read in a burst after the
+    scores); asked for while the scores compute, they arrive in time."""
+    n = XT32.shape[1]
+    d = XT32.shape[0]
     full = m - m % LANES
     for r0 in range(0, full, LANES):
         score_rows(XT32, lo + r0, M2, cn, best, second, pick, r0)
+        i = nxt + r0
+        if nxt >= 0 and i < n:
+            for j in range(d):
+                prefetch(XT32, j, i)
+            prefetch(rn, i, 0)
+            prefetch(rn, min(n - 1, i + 8), 0)
+            prefetch(labels, i, 0)
     if full < m:
-        d = XT32.shape[0]
         t = m - full
         for j in range(d):
             for r in range(LANES):
@@ -657,7 +670,8 @@ def lloyd_shadow_blocks(b0, b1, block, XS, XD, XT32, rn, w, centers, fresh, back
             m = min(SC, hi - start)
             lab = labels[start:start + m]
             if ea < np.inf:
-                _scores32(XT32, start, m, M2s, cns, T, best, second, pick)
+                _scores32(XT32, start, m, M2s, cns, T, best, second, pick,
+                          start + SC if start + SC < hi else np.int64(-1), rn, labels)
             n_chg, n_bad = _decide(m, best, second, pick, rn[start:start + m], lab, ea, eb,
                                    newl)
             if n_chg == 0 and n_bad == 0 and not fresh:
