@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import reference as ref
@@ -178,8 +178,15 @@ def test_soft_em_never_decreases_the_observed_data_likelihood(seed, frac, covari
     # reg_covar = 0: the M-step is then the exact maximiser, so EM is monotone
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        g = GaussianMixture(k, covariance_type=covariance_type, tol=0, max_iter=15,
-                            reg_covar=0.0, random_state=seed % 1000).fit(X)
+        try:
+            g = GaussianMixture(k, covariance_type=covariance_type, tol=0, max_iter=15,
+                                reg_covar=0.0, random_state=seed % 1000).fit(X)
+        except ValueError as exc:
+            # with no regularisation a component can collapse onto too few observed
+            # values (seed 3, frac 0.53125, diag, k 3: its variance reaches 0), which is
+            # the clear error scikit-learn raises too, not a likelihood that decreases
+            assume("not positive definite" not in str(exc))
+            raise
     lb = np.asarray(g.lower_bounds_)
     assert lb.shape == (15,) and np.all(np.isfinite(lb))
     assert np.all(np.diff(lb) >= -1e-10 * np.abs(lb[1:]))

@@ -13,10 +13,14 @@ keep changing cluster); "blobs" is 16 unit-variance blobs around standard normal
 (clusters that overlap a little).
 
 What bounds the early iterations: a pass reads the float32 copy (64 MB) and does 2.56e8
-multiply-adds; each row that changes cluster costs a read of its float64 row, outside
-the stream (on the 2-core Sapphire Rapids machine of 2026-12-03 a full float32 scoring
-pass takes 7-8 ms and scikit-learn 20-22 ms per iteration; iterations 2-6 move 34%, 14%,
-8%, 5.5% and 4% of the cloud's rows).
+multiply-adds (in vector code that keeps 8 centres' scores in registers,
+``fastem/_kernels/_simd.py``), and each row that changes cluster costs a read of its
+float64 row, outside the stream.  The difference of the two fits is the passes of
+iterations 3-7 (each fit ends with a pass at its final centres), which move 14%, 8%,
+5.5%, 4% and 3.5% of the cloud's rows.  On the 2-core Zen 4 machine of 2026-12-04 a pass
+in a fit took 7.5 ms when 14% of the rows moved, 5.7-6 ms once few did (blobs:
+3.9-4.5 ms), scikit-learn 20-25 ms per iteration; ratios of three runs: cloud 3.1-4.0
+(6) and 3.7-4.7 (31), blobs 4.5-6.4 (6) and 4.4-5.0 (31).
 """
 
 import functools
