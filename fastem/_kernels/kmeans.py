@@ -498,9 +498,11 @@ MOMENT_SIGNATURE = (INT, INT, INT, *data(), ro(1), ro(1), rw(2), rw(1))
 # A Lloyd pass that scores every row in float32 from a transposed float32 copy of the
 # data (``XT32``, (d, n), made once per fit by ``shadow_blocks``) and settles in float64
 # only the rows whose float32 scores do not prove their nearest centre.  Reading the
-# copy needs no per-chunk transposition and moves half the bytes, and float32 vectors
-# hold twice the lanes: at (1e6, 16, 16) a full pass costs about 40% of the float64 one
-# (7.5 against 19.4 ms on 2 cores; see asv_bench/benchmarks/kmeans.py).  The labels are those of the float64 pass:
+# copy needs no per-chunk transposition and moves half the bytes, float32 vectors hold
+# twice the lanes, and the scores stay in registers (``_simd.score_rows``): at (1e6, 16,
+# 16) a pass in which no row changes cluster costs a quarter of the float64 one (4.1
+# against 17.6 ms, 2 threads, Zen 4; see asv_bench/benchmarks/kmeans.py).  The labels
+# are those of the float64 pass:
 # a row is taken from its float32 scores only when the gap between its two least scores
 # exceeds twice a bound on their error (below), so that the float64 scores, whose own
 # error is smaller by 2**29, pick the same centre; any other row (a tie, or a near one)
