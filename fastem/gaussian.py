@@ -215,9 +215,34 @@ def _form(covariance_type):
     return {"full": "full", "tied": "tied"}.get(covariance_type, "diag")
 
 
-def _missing_rows(X, log_weights, means, cov, form, out_ll, out_resp, out_lab):
-    gauss_missing_rows(X, MissingPlan.of(X), log_weights, means, cov, form, out_ll, out_resp,
-                       out_lab)
+def _missing_rows(X, log_weights, means, cov, form, kprec, log_det, full, out_ll, out_resp,
+                  out_lab):
+    """Per-row outputs of data with NaN cells: its complete rows from the complete-data
+    kernel (``kprec``, ``log_det``, ``full`` as ``gauss_rows`` takes them), so that they
+    get the numbers they get in a call without the incomplete rows (the missing-data
+    kernel works from the covariances, not the precisions: for an ill-conditioned
+    component the two differ in the last digits that the condition number leaves), the
+    others from the missing-data kernel."""
+    plan = MissingPlan.of(X)
+    idx = plan.index
+    whole = np.flatnonzero(~idx.patterns.any(axis=1))
+    if not whole.shape[0]:
+        gauss_missing_rows(X, plan, log_weights, means, cov, form, out_ll, out_resp, out_lab)
+        return
+    p = int(whole[0])
+    done = idx.rows[idx.starts[p]:idx.starts[p + 1]]
+    rest = np.sort(np.concatenate([idx.rows[:idx.starts[p]], idx.rows[idx.starts[p + 1]:]]))
+    for rows, run in ((done, "complete"), (rest, "missing")):
+        part = X[rows]
+        outs = [np.empty((rows.shape[0],) + o.shape[1:], dtype=o.dtype) if o.shape[0] else o
+                for o in (out_ll, out_resp, out_lab)]
+        if run == "complete":
+            gauss_rows(part, log_weights, means, kprec, log_det, full, *outs, _EMPTY_2D)
+        else:
+            gauss_missing_rows(part, MissingPlan.of(part), log_weights, means, cov, form, *outs)
+        for o, got in zip((out_ll, out_resp, out_lab), outs):
+            if o.shape[0]:
+                o[rows] = got
 
 
 class _Lloyd:
@@ -1265,8 +1290,8 @@ class GaussianMixture(EMMixture):
         out_lab = np.empty(n, dtype=np.int64) if labels else _EMPTY_I64
         if has_nan:
             fn = _missing_rows
-            args = (X, log_weights, means, cov, _form(ct), out_ll,
-                    out_resp, out_lab)
+            args = (X, log_weights, means, cov, _form(ct), self._kernel_prec(prec, ct),
+                    log_det, ct in ("full", "tied"), out_ll, out_resp, out_lab)
         else:
             fn = gauss_rows
             args = (X, log_weights, means, self._kernel_prec(prec, ct), log_det,
@@ -1313,7 +1338,7 @@ class GaussianMixture(EMMixture):
                     out_lab[lo:hi] if labels else _EMPTY_I64)
             if part.has_nan:
                 run_interruptibly(_missing_rows, part.X, log_weights, means, cov, _form(ct),
-                                  *outs)
+                                  kprec, log_det, ct in ("full", "tied"), *outs)
             else:
                 run_interruptibly(gauss_rows, part.X, log_weights, means, kprec, log_det,
                                   ct in ("full", "tied"), *outs, _EMPTY_2D)
