@@ -476,7 +476,7 @@ class KMeansShadow:
 class LloydShadow(LloydBounds):
     """A Lloyd run on a ``KMeansShadow``: the state of ``LloydBounds`` without the
     bounds (every row is scored, in float32); ``step`` takes and ignores the centres'
-    moves."""
+    moves, and goes over the blocks forward and backward in turn (see the kernel)."""
 
     bounded = False
 

@@ -517,6 +517,9 @@ MOMENT_SIGNATURE = (INT, INT, INT, *data(), ro(1), ro(1), rw(2), rw(1))
 # at most 2**-150 per conversion and operation).  Rows beyond 2**60 and centres beyond
 # 2**50 (top > _SHADOW_HUGE), whose products could overflow float32, take float64 scores.
 SHADOW_CHUNK = 512  # rows scored at a time from the copy
+# whole groups of 16 rows: _scores32 writes its scores 16 at a time, the last group
+# included, into arrays of SHADOW_CHUNK
+assert SHADOW_CHUNK % LANES == 0
 _U32 = 2.0**-24
 _SHADOW_TINY = 2.0**-120
 _SHADOW_HUGE = 2.0**100  # centres beyond this (squared norm): float64 scores only
@@ -628,7 +631,10 @@ def lloyd_shadow_blocks(b0, b1, block, XS, XD, XT32, rn, w, centers, fresh, back
     block's counts, rows of positive weight and sums (``p_cnt[b]``, ``p_num[b]``,
     ``p_sum[b]``, from the float64 rows) are kept from pass to pass and moved for the rows
     that change cluster, as in ``lloyd_bounded_blocks``; ``fresh`` rebuilds them.
-    ``p_ch[b]``: label changes; ``p_set[b]``: rows that took float64 scores."""
+    ``backward``: the blocks b1-1..b0 (the owner alternates, so that a pass starts on the
+    blocks the last one read last, still in the L3 cache; each block's results are its
+    own, so no bit depends on the order).  ``p_ch[b]``: label changes; ``p_set[b]``: rows
+    that took float64 scores."""
     n = max(XS.shape[0], XD.shape[0])
     k, d = centers.shape
     has_w = w.shape[0] > 0
