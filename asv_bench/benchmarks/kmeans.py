@@ -19,8 +19,8 @@ float64 row, outside the stream.  The difference of the two fits is the passes o
 iterations 3-7 (each fit ends with a pass at its final centres), which move 14%, 8%,
 5.5%, 4% and 3.5% of the cloud's rows.  On the 2-core Zen 4 machine of 2026-12-04 a pass
 in a fit took 7.5 ms when 14% of the rows moved, 5.7-6 ms once few did (blobs:
-3.9-4.5 ms), scikit-learn 20-25 ms per iteration; ratios of three runs: cloud 3.1-4.0
-(6) and 3.7-4.7 (31), blobs 4.5-6.4 (6) and 4.4-5.0 (31).
+3.9-4.5 ms), scikit-learn 20-25 ms per iteration; ratios of nine runs: cloud 3.1-5.4
+(6) and 3.2-5.3 (31), blobs 2.7-8.2 (6, median 4.5) and 3.5-5.3 (31).
 """
 
 import functools
