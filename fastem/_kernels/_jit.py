@@ -223,8 +223,9 @@ NONE = numba.types.none
 # --------------------------------------------------------------------------- memory hints
 def _prefetch_typer(typingctx, a, i, j):
     """``prefetch(a, i, j)``: ask for the cache line of ``a[i, j]`` (2-D ``a``; ``a[i]`` for a
-    1-D ``a``, j ignored) to be brought toward the core (LLVM's prefetch, a read, locality 1: into the L2 cache; a hint, so it
-    never faults and is never a bounds error, whatever the index).
+    1-D ``a``, j ignored) to be brought toward the core (LLVM's prefetch, a read, locality
+    1: into the L2 cache; a hint, so it never faults and is never a bounds error, whatever
+    the index).
 
     Why: a Lloyd pass reads the float64 rows of the rows that changed cluster, a sparse,
     irregular subset that the hardware prefetchers do not follow; asking for all of a

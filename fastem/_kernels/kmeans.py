@@ -592,10 +592,10 @@ def _decide(m, best, second, pick, rn, lab, ea, eb, newl):
     when the gap between the row's two least scores exceeds the margin ``ea + eb * rn[r]``
     (twice the scores' error bound, for the row norm bound ``rn[r]``), otherwise -2 - its
     label ``lab[r]`` (< 0 also for the label -1 of a fresh pass: a row to settle from
-    float64 scores; NaN gaps too).  Returns (rows
-    whose centre is proved and differs from their label, rows to settle).  One loop without
-    a branch, over few arrays: it vectorises (with more arrays written, LLVM's checks that
-    they do not overlap exceed its limit and the loop stays scalar)."""
+    float64 scores; NaN gaps too).  Returns (rows whose centre is proved and differs from
+    their label, rows to settle).  One loop without a branch, over few arrays: it
+    vectorises (with more arrays written, LLVM's checks that they do not overlap exceed
+    its limit and the loop stays scalar)."""
     n_chg = 0
     n_bad = 0
     for r in range(m):
