@@ -234,7 +234,8 @@ shadow.step(X, np.empty(0), centers)
 shadow.step(X, np.empty(0), centers + 0.5)
 print([len(f.signatures) for f in (km._scores, km._transpose, km._settle, km._move,
                                   km._renew, km._scores32, km._place, km._open_block,
-                                  km._close_block, km._decide, km._changed)])
+                                  km._close_block, km._decide, km._changed,
+                                  km._finish, km._ask_rows, km._settle_chunk)])
 """
 
 
@@ -249,7 +250,7 @@ def test_lloyd_helpers_compile_once(tmp_path):
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
     out = subprocess.run([sys.executable, "-c", _COMPILE_ONCE], env=env, check=True,
                          capture_output=True, text=True).stdout
-    assert out.strip() == "[1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"
+    assert out.strip() == str([1] * 14)
 
 
 def test_kmeanspp_picks_distinct_spread_rows():
@@ -355,9 +356,13 @@ def test_float32_scores_match_reference(k, d, m):
     best, second, pick = (np.full(512, np.nan, dtype=np.float32) for _ in range(3))
     T = np.empty((d, 16), dtype=np.float32)
     # the next chunk's rows asked for too, up to and past the end of the data (a hint:
-    # none beyond the last row is asked for)
+    # none beyond the last row is asked for), and the float64 rows of a listed few (the
+    # last row of the data among them)
+    XD = rng.normal(size=(n, d))
+    pf = np.array([0, 3, n - 1 - lo], dtype=np.int64)
     km._scores32(XT, lo, m, M2, cn, T, best, second, pick, lo + m, np.zeros(n),
-                 np.zeros(n, dtype=np.int32))
+                 np.zeros(n, dtype=np.int32), pf, len(pf), XD.ctypes.data + lo * 8 * d,
+                 8 * d)
     S = cn.astype(np.float64)[None, :] + XT[:, lo:lo + m].T.astype(np.float64) @ M2.T.astype(
         np.float64)
     srt = np.sort(S, axis=1)
@@ -444,21 +449,25 @@ def test_inertia_pass_matches_reference(dtype, weighted):
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
 
 
-@pytest.mark.parametrize("shadow", [False, True])
+@pytest.mark.parametrize("shadow,block", [(False, 64), (True, 64), (True, 1400)])
 @pytest.mark.parametrize("k", [1, 3, 6])
-def test_bounded_lloyd_pass_matches_reference(dtype, k, shadow):
+def test_bounded_lloyd_pass_matches_reference(dtype, k, shadow, block):
     """Passes after arbitrary moves of the centres (small steps, one centre jumping far,
     two centres made equal, all back to the start): every pass gives the labels of the
     nearest centres, their sums kept by moving only the rows that changed, and lower
-    bounds that stay bounds.  Some rows have weight 0; blocks of 64 rows."""
+    bounds that stay bounds.  Some rows have weight 0.  Blocks of 64 rows, or of 1400
+    (the shadow pass: chunks of 512, 512 and 376 rows, each chunk's moves and settled
+    rows made after the next chunk's scores, the last chunk's at the block's end; a
+    last block of 220)."""
     from fastem.kmeans import _moves
 
     rng = np.random.default_rng(11 + k)
-    X = np.concatenate([rng.normal(size=(300, 3)) * 2, np.zeros((20, 3))]).astype(dtype)
+    n = 300 if block == 64 else 3000
+    X = np.concatenate([rng.normal(size=(n, 3)) * 2, np.zeros((20, 3))]).astype(dtype)
     w = rng.uniform(0, 2, size=X.shape[0])
     w[::17] = 0.0
-    state = (kk.LloydShadow(kk.KMeansShadow(X, 64), X.shape[0], k, 3, 64) if shadow
-             else kk.LloydBounds(X.shape[0], k, 3, 64))
+    state = (kk.LloydShadow(kk.KMeansShadow(X, block), X.shape[0], k, 3, block) if shadow
+             else kk.LloydBounds(X.shape[0], k, 3, block))
     start = rng.normal(size=(k, 3))
     centers = start.copy()
     zero = np.zeros(k)

@@ -252,8 +252,31 @@ def _prefetch_typer(typingctx, a, i, j):
     return numba.types.void(a, i, j), codegen
 
 
+def _prefetch_at_typer(typingctx, addr):
+    """``prefetch_at(addr)``: ``prefetch`` for the byte at address ``addr`` (an integer, as
+    ``a.ctypes.data`` gives): for a kernel that hints at rows of an array it is not
+    passed (each array argument of a call costs the call its reference counting)."""
+    if not isinstance(addr, numba.types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        ptr = builder.inttoptr(args[0], i8p)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        builder.call(fn, [ptr, i32(0), i32(1), i32(1)])
+        return context.get_dummy_value()
+
+    return numba.types.void(addr), codegen
+
+
 if config.DISABLE_JIT:
     def prefetch(a, i, j):
         """No-op: with the JIT off the kernels run as Python (see ``_prefetch_typer``)."""
+
+    def prefetch_at(addr):
+        """No-op (see ``_prefetch_at_typer``)."""
 else:
     prefetch = intrinsic(_prefetch_typer)
+    prefetch_at = intrinsic(_prefetch_at_typer)
