@@ -1,6 +1,6 @@
 """fastem.KMeans beside scikit-learn's KMeans(algorithm="lloyd") (issue 15, point 4): per
 Lloyd iteration at (1e6, 16, 16) from the same initial centres, ((fit of N iterations) -
-(fit of 1)) / (N - 1) with tol=0, both in the same call, alternating, best of 8.  Bar:
+(fit of 1)) / (N - 1) with tol=0, both in the same call, alternating, best of 16.  Bar:
 fastem at least 3x faster.  Small profile: 1e4 rows.
 
 fastem's passes score every row in float32 from a transposed float32 copy of X made once
@@ -15,12 +15,15 @@ keep changing cluster); "blobs" is 16 unit-variance blobs around standard normal
 What bounds the early iterations: a pass reads the float32 copy (64 MB) and does 2.56e8
 multiply-adds (in vector code that keeps 8 centres' scores in registers,
 ``fastem/_kernels/_simd.py``), and each row that changes cluster costs a read of its
-float64 row, outside the stream.  The difference of the two fits is the passes of
-iterations 3-7 (each fit ends with a pass at its final centres), which move 14%, 8%,
-5.5%, 4% and 3.5% of the cloud's rows.  On the 2-core Zen 4 machine of 2026-12-04 a pass
-in a fit took 7.5 ms when 14% of the rows moved, 5.7-6 ms once few did (blobs:
-3.9-4.5 ms), scikit-learn 20-25 ms per iteration; ratios of nine runs: cloud 3.1-5.4
-(6) and 3.2-5.3 (31), blobs 2.7-8.2 (6, median 4.5) and 3.5-5.3 (31).
+float64 row, outside the stream (asked for while the next chunk's scores compute).  The
+difference of the two fits is the passes of iterations 3-7 (each fit ends with a pass at
+its final centres), which move 14%, 8%, 5.5%, 4% and 3.5% of the cloud's rows (blobs:
+20%, 13%, 7%, 2%, 0.5%).  On a 2-core Zen 5 machine (2026-12-04, a shared host) those
+passes took 4.5, 4.1, 3.5, 3.5 and 3.2 ms (blobs 5.2, 4.5, 3.4, 3.1, 2.6), a settled pass
+about 2.6-3 ms, scikit-learn about 20 ms per iteration; ratios of four runs (best of 16):
+cloud 4.6-5.8 (6) and 5.3-5.8 (31), blobs 3.9-6.3 (6) and 5.8-6.3 (31).  The 2026-12-04
+Zen 4 machine, before the moves were deferred and with the best of 4 or 8: cloud 3.1-5.4
+and 3.2-5.3, blobs 2.7-8.2 and 3.5-5.3, over nine runs.
 """
 
 import functools
@@ -99,10 +102,11 @@ class KMeansRatio:
                       algorithm="lloyd")
 
     def track_time_ratio_sklearn_over_fastem(self, data, iterations):
-        # best of 8, not 4: fastem's difference of two fits is a few ms per iteration
-        # against fits of 100+ ms, and with 4 its ratio ranged 2.9-8.2 over six runs
-        # (blobs, 6 iterations, 2026-12-04); both implementations get the same repeats
-        ours, theirs = _per_iteration((self._fastem, self._sklearn), self.X, iterations, 8)
+        # best of 16: fastem's difference of two fits is a few ms per iteration against
+        # fits of 40-70 ms, and on a shared host the best of 8 still ranged 3.7-6.7 over
+        # three runs (cloud, 6 iterations, 2026-12-04; best of 4: 2.9-8.2 over six); both
+        # implementations get the same repeats, alternating
+        ours, theirs = _per_iteration((self._fastem, self._sklearn), self.X, iterations, 16)
         return theirs / ours
 
 
