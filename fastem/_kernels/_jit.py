@@ -228,10 +228,11 @@ def _prefetch_typer(typingctx, a, i, j):
     the index).
 
     Why: a Lloyd pass reads the float64 rows of the rows that changed cluster, a sparse,
-    irregular subset that the hardware prefetchers do not follow; asking for all of a
-    chunk's rows at once lets their misses overlap.  Locality 1 (the L2 cache), not 3:
-    on a Zen 4 core, a burst of L1 prefetches changed nothing (the L1's few miss buffers
-    are full after the first rows), L2 prefetches halved the rows' cost."""
+    irregular subset that the hardware prefetchers do not follow; asking for them ahead
+    lets their misses overlap (and, asked for while the next chunk's scores compute,
+    hides them).  Locality 1 (the L2 cache), not 3: on a Zen 4 core, a burst of L1
+    prefetches changed nothing (the L1's few miss buffers are full after the first
+    rows), L2 prefetches halved the rows' cost."""
     if not (isinstance(a, numba.types.Array) and a.ndim in (1, 2)
             and isinstance(i, numba.types.Integer) and isinstance(j, numba.types.Integer)):
         return None
