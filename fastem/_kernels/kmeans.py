@@ -590,7 +590,7 @@ def _scores32(XT32, lo, m, M2, cn, T, best, second, pick, nxt, rn, labels, pf, n
             prefetch(rn, min(n - 1, i + 8), 0)
             prefetch(labels, i, 0)
         t1 = min(n_pf, t0 + share)
-        for t in range(t0, t1):
+        for t in range(t0, t1):  # _ask_rows, written out: a call per group costs 5-10%
             a = at + pf[t] * row_bytes
             for q in range(0, row_bytes, 64):
                 prefetch_at(a + q)
@@ -605,23 +605,15 @@ def _scores32(XT32, lo, m, M2, cn, T, best, second, pick, nxt, rn, labels, pf, n
 
 
 @kernel
-def _ask_rows(XS, XD, lst, t0, t1, base):
-    """Ask for the rows base + lst[t0:t1] of the data (float64 ``XD``, else ``XS``): every
-    cache line of each (a row of 16 float64 at NumPy's 16-byte alignment touches 3)."""
-    if XD.shape[0] > 0:
-        d = XD.shape[1]
-        for t in range(t0, t1):
-            i = base + lst[t]
-            for j in range(0, d, 8):
-                prefetch(XD, i, j)
-            prefetch(XD, i, d - 1)
-    else:
-        d = XS.shape[1]
-        for t in range(t0, t1):
-            i = base + lst[t]
-            for j in range(0, d, 16):
-                prefetch(XS, i, j)
-            prefetch(XS, i, d - 1)
+def _ask_rows(pf, t0, t1, at, row_bytes):
+    """Ask for the rows pf[t0:t1] of the data at address ``at`` (rows of ``row_bytes``):
+    every cache line of each (a row of 16 float64 at NumPy's 16-byte alignment touches
+    3).  ``_scores32`` writes the same loop out, a share per group of its rows."""
+    for t in range(t0, t1):
+        a = at + pf[t] * row_bytes
+        for q in range(0, row_bytes, 64):
+            prefetch_at(a + q)
+        prefetch_at(a + row_bytes - 1)
 
 
 @kernel
@@ -738,7 +730,8 @@ def lloyd_shadow_blocks(b0, b1, block, XS, XD, XT32, rn, w, centers, fresh, back
                           lists[1 - cur], p_list if p_start >= 0 else 0,
                           at0 + max(p_start, 0) * row_bytes, row_bytes)
             elif m == 0 and p_start >= 0:
-                _ask_rows(XS, XD, lists[1 - cur], np.int64(0), p_list, p_start)
+                _ask_rows(lists[1 - cur], np.int64(0), p_list, at0 + p_start * row_bytes,
+                          row_bytes)
             if p_start >= 0:
                 # the previous chunk's moves, written out (a call per chunk, with the
                 # arrays it needs, costs about as much as a few moves)
