@@ -20,8 +20,8 @@ difference of the two fits is the passes of iterations 3-7 (each fit ends with a
 its final centres), which move 14%, 8%, 5.5%, 4% and 3.5% of the cloud's rows (blobs:
 20%, 13%, 7%, 2%, 0.5%).  On a 2-core Zen 5 machine (2026-12-04, a shared host) those
 passes took 4.5, 4.1, 3.5, 3.5 and 3.2 ms (blobs 5.2, 4.5, 3.4, 3.1, 2.6), a settled pass
-about 2.6-3 ms, scikit-learn about 20 ms per iteration; ratios of four runs (best of 16):
-cloud 4.6-5.8 (6) and 5.3-5.8 (31), blobs 3.9-6.3 (6) and 5.8-6.3 (31).  The 2026-12-04
+about 2.6-3 ms, scikit-learn about 20 ms per iteration; ratios of six runs (best of 16):
+cloud 3.7-5.8 (6) and 5.3-5.8 (31), blobs 3.9-6.3 (6) and 5.4-6.3 (31).  The 2026-12-04
 Zen 4 machine, before the moves were deferred and with the best of 4 or 8: cloud 3.1-5.4
 and 3.2-5.3, blobs 2.7-8.2 and 3.5-5.3, over nine runs.
 """
