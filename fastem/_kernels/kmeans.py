@@ -590,7 +590,7 @@ def _scores32(XT32, lo, m, M2, cn, T, best, second, pick, nxt, rn, labels, pf, n
             prefetch(rn, min(n - 1, i + 8), 0)
             prefetch(labels, i, 0)
         t1 = min(n_pf, t0 + share)
-        for t in range(t0, t1):  # _ask_rows, written out: a call per group costs 5-10%
+        for t in range(t0, t1):  # _ask_rows, written out: a call per group costs 2-7%
             a = at + pf[t] * row_bytes
             for q in range(0, row_bytes, 64):
                 prefetch_at(a + q)
